@@ -1,0 +1,3 @@
+from mtcheck.cli import main
+
+main(prog_name="mtcheck")

@@ -1,0 +1,189 @@
+"""Command-line interface: a thin layer over Checker and the formatters.
+
+Exit codes: 0 nothing at or above --fail-on, 1 findings at or above it, 2 usage or input error.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from mtcheck import __version__
+from mtcheck.config import Config, ConfigError, discover, load_file, parse_codes
+from mtcheck.errors import MtcheckError
+from mtcheck.findings import Severity
+
+FORMAT_NAMES = ("text", "json", "jsonl", "sarif", "github", "junit", "markdown", "html")
+SEVERITIES = click.Choice(["info", "warning", "error"], case_sensitive=False)
+EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
+
+
+def fail(message: str) -> None:
+    """One line on stderr, exit 2."""
+    click.echo(f"mtcheck: error: {message}", err=True)
+    sys.exit(EXIT_USAGE)
+
+
+def resolve_config(config_path: Path | None, **overrides: Any) -> Config:
+    try:
+        base = load_file(config_path) if config_path else discover()
+    except ConfigError as exc:
+        fail(str(exc))
+    return base.merged(**overrides)
+
+
+def lm_options(function):
+    """Options shared by every command that may load the language model."""
+    options = [
+        click.option("--no-lm", "no_lm", is_flag=True, help="Heuristic rules only (fast; never loads torch)."),
+        click.option("--model", default=None, help="Hugging Face causal LM name or local folder (default: packaged SmolLM2-135M)."),
+        click.option("--gguf-file", default=None, help="GGUF file name inside --model's folder."),
+        click.option("--device", type=click.Choice(["auto", "cpu", "cuda", "mps"]), default=None, help="Where the LM runs."),
+        click.option("--thresholds", type=click.Path(dir_okay=False, path_type=Path), default=None,
+                     help="Fluency thresholds written by `mtcheck calibrate`."),
+    ]
+    for option in reversed(options):
+        function = option(function)
+    return function
+
+
+def rule_options(function):
+    options = [
+        click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+                     help="mtcheck.toml or pyproject.toml to use instead of discovery."),
+        click.option("--select", default=None, help="Comma-separated rule codes or prefixes to run (e.g. Q,R001)."),
+        click.option("--ignore", default=None, help="Comma-separated rule codes or prefixes to skip."),
+        click.option("--fail-on", type=SEVERITIES, default=None, help="Lowest severity that makes the exit code 1 [default: warning]."),
+    ]
+    for option in reversed(options):
+        function = option(function)
+    return function
+
+
+def build_config(config_path, select, ignore, fail_on, no_lm, model, gguf_file, device, thresholds) -> Config:
+    return resolve_config(
+        config_path,
+        select=parse_codes(select),
+        ignore=parse_codes(ignore),
+        fail_on=Severity.parse(fail_on) if fail_on else None,
+        lm=False if no_lm else None,
+        model=model,
+        gguf_file=gguf_file,
+        device=device,
+        thresholds=thresholds,
+    )
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="mtcheck")
+def main() -> None:
+    """Find garbled machine-translated English and point at the exact spans."""
+
+
+@main.command()
+@click.argument("files", nargs=-1, required=True)
+@click.option("--format", "fmt", type=click.Choice(FORMAT_NAMES), default="text", show_default=True, help="Output format.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Write the report to a file (atomically).")
+@click.option("--color/--no-color", default=None, help="Colour the text output [default: when stdout is a terminal].")
+@rule_options
+@lm_options
+def check(files, fmt, output, color, config_path, select, ignore, fail_on, no_lm, model, gguf_file, device, thresholds) -> None:
+    """Check FILES (or '-' for standard input) and report suspect spans."""
+    from mtcheck.inputs import read_source
+
+    config = build_config(config_path, select, ignore, fail_on, no_lm, model, gguf_file, device, thresholds)
+    try:
+        texts = [(read_source(source), source) for source in files]
+        report = run_checker(config, texts)
+        rendered = render_report(report, fmt, color, output)
+    except MtcheckError as exc:
+        fail(str(exc))
+    emit(rendered, output)
+    worst = report.max_severity()
+    sys.exit(EXIT_FINDINGS if worst is not None and worst >= config.fail_on else EXIT_OK)
+
+
+def run_checker(config: Config, texts: list[tuple[str, str]]):
+    from mtcheck.pipeline import Checker
+
+    return Checker(config).check_many(texts)
+
+
+def render_report(report, fmt: str, color: bool | None, output: Path | None) -> str:
+    from mtcheck.formats import render
+    from mtcheck.rules.base import all_rules
+
+    if color is None:
+        color = output is None and sys.stdout.isatty()
+    return render(report, fmt, rules=all_rules(), color=color)
+
+
+def emit(rendered: str, output: Path | None) -> None:
+    if output is None:
+        click.echo(rendered, nl=not rendered.endswith("\n"))
+        return
+    from mtcheck.formats import write_atomic
+
+    try:
+        write_atomic(output, rendered)
+    except OSError as exc:
+        fail(f"{output}: cannot write report: {exc.strerror or exc}")
+
+
+@main.command("rules")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def list_rules(fmt: str) -> None:
+    """List every rule with its code, slug, default severity and what it catches."""
+    from mtcheck.rules.base import all_rules
+
+    rules = all_rules()
+    if fmt == "json":
+        import json
+
+        rows = [
+            {"code": code, "slug": cls.slug, "severity": str(cls.severity), "family": cls.family(),
+             "summary": cls.summary, "description": cls.description()}
+            for code, cls in sorted(rules.items())
+        ]
+        click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+        return
+    for code, cls in sorted(rules.items()):
+        click.echo(f"{code}  {cls.slug:<34} {str(cls.severity):<8} {cls.summary}")
+
+
+@main.command()
+@click.argument("files", nargs=-1, required=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="Where to write the thresholds JSON (point `thresholds` in the config at it).")
+@click.option("--span-rate", type=click.FloatRange(0.01, 50), default=0.3, show_default=True,
+              help="Allowed F001 flags per 100 clean sentences.")
+@click.option("--sentence-rate", type=click.FloatRange(0.01, 50), default=0.3, show_default=True,
+              help="Allowed F002 flags per 100 clean sentences.")
+@click.option("--model", default=None, help="Model to calibrate (default: packaged SmolLM2-135M).")
+@click.option("--gguf-file", default=None)
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda", "mps"]), default="auto")
+def calibrate(files, output, span_rate, sentence_rate, model, gguf_file, device) -> None:
+    """Fit fluency thresholds on CLEAN text FILES from your own domain."""
+    from mtcheck.calibration import calibrate as fit
+    from mtcheck.document import Document
+    from mtcheck.inputs import read_source
+
+    try:
+        documents = [Document.parse(read_source(f), f) for f in files]
+        from mtcheck.lm.models import load_model
+        from mtcheck.lm.scorer import Scorer
+
+        scorer = Scorer(load_model(model, gguf_file=gguf_file, device=device))
+        thresholds = fit(scorer, documents, span_rate, sentence_rate,
+                         progress=lambda m: click.echo(f"mtcheck: {m}", err=True))
+    except (MtcheckError, ValueError) as exc:
+        fail(str(exc))
+    from mtcheck.formats import write_atomic
+    import json
+    from dataclasses import asdict
+
+    write_atomic(output, json.dumps(asdict(thresholds), indent=1) + "\n")
+    click.echo(f"mtcheck: wrote {output} ({thresholds.clean_sentences} clean sentences)", err=True)

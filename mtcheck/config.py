@@ -1,0 +1,137 @@
+"""Configuration: ``[tool.mtcheck]`` in pyproject.toml or an ``mtcheck.toml`` file.
+
+Keys (all optional)::
+
+    select = ["Q", "R001"]         # code prefixes to run (default: all)
+    ignore = ["C002"]              # code prefixes to skip
+    fail-on = "warning"            # info | warning | error
+    allowlist = ["XI", "iPhone"]   # names and terms never flagged
+    lm = true                      # use the language model
+    model = "…"                    # HF name or local folder (default: packaged SmolLM2)
+    thresholds = "path.json"       # from `mtcheck calibrate`
+
+    [tool.mtcheck.severity]        # re-severity a rule by code
+    P002 = "info"
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from mtcheck.findings import Severity
+
+
+class ConfigError(ValueError):
+    """A configuration file or option is invalid."""
+
+
+@dataclass(frozen=True)
+class Config:
+    select: tuple[str, ...] = ()
+    ignore: tuple[str, ...] = ()
+    severity: dict[str, Severity] = field(default_factory=dict)
+    allowlist: frozenset[str] = frozenset()
+    fail_on: Severity = Severity.WARNING
+    lm: bool = True
+    model: str | None = None
+    gguf_file: str | None = None
+    device: str = "auto"
+    thresholds: Path | None = None
+    source: Path | None = None
+
+    def enabled(self, code: str) -> bool:
+        selected = not self.select or any(code.startswith(p) for p in self.select)
+        ignored = any(code.startswith(p) for p in self.ignore)
+        return selected and not ignored
+
+    def severity_for(self, code: str, default: Severity) -> Severity:
+        best = None
+        for prefix, severity in self.severity.items():
+            if code.startswith(prefix) and (best is None or len(prefix) > len(best[0])):
+                best = (prefix, severity)
+        return best[1] if best else default
+
+    def merged(self, **overrides: Any) -> "Config":
+        """A copy with every override that is not None applied."""
+        return replace(self, **{k: v for k, v in overrides.items() if v is not None})
+
+
+KNOWN_KEYS = {"select", "ignore", "severity", "allowlist", "fail-on", "lm", "model", "gguf-file", "device", "thresholds"}
+
+
+def _codes(value: Any, key: str) -> tuple[str, ...]:
+    if isinstance(value, str):
+        value = [v for v in value.replace(",", " ").split() if v]
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(f"'{key}' must be a list of rule codes")
+    return tuple(v.strip().upper() for v in value)
+
+
+def parse_codes(value: str | None) -> tuple[str, ...] | None:
+    return None if value is None else _codes(value, "codes")
+
+
+def from_mapping(table: dict[str, Any], base_dir: Path | None = None, source: Path | None = None) -> Config:
+    unknown = set(table) - KNOWN_KEYS
+    if unknown:
+        raise ConfigError(f"unknown key(s) {', '.join(sorted(unknown))} in {source or 'config'}")
+    try:
+        severity = {
+            code.upper(): Severity.parse(level) for code, level in dict(table.get("severity", {})).items()
+        }
+        fail_on = Severity.parse(table.get("fail-on", "warning"))
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(f"{source or 'config'}: {exc}") from None
+    allowlist = table.get("allowlist", [])
+    if not isinstance(allowlist, list):
+        raise ConfigError("'allowlist' must be a list of strings")
+    thresholds = table.get("thresholds")
+    if thresholds is not None:
+        thresholds = Path(thresholds)
+        if base_dir and not thresholds.is_absolute():
+            thresholds = base_dir / thresholds
+    return Config(
+        select=_codes(table.get("select", []), "select"),
+        ignore=_codes(table.get("ignore", []), "ignore"),
+        severity=severity,
+        allowlist=frozenset(str(a) for a in allowlist),
+        fail_on=fail_on,
+        lm=bool(table.get("lm", True)),
+        model=table.get("model"),
+        gguf_file=table.get("gguf-file"),
+        device=str(table.get("device", "auto")),
+        thresholds=thresholds,
+        source=source,
+    )
+
+
+def load_file(path: Path) -> Config:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read config {path}: {exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"invalid TOML in {path}: {exc}") from None
+    table = data.get("tool", {}).get("mtcheck", {}) if path.name == "pyproject.toml" else data
+    return from_mapping(table, base_dir=path.parent, source=path)
+
+
+def discover(start: Path | None = None) -> Config:
+    """The nearest mtcheck.toml, or pyproject.toml with a [tool.mtcheck] table, upwards from start."""
+    directory = (start or Path.cwd()).resolve()
+    for folder in (directory, *directory.parents):
+        candidate = folder / "mtcheck.toml"
+        if candidate.is_file():
+            return load_file(candidate)
+        pyproject = folder / "pyproject.toml"
+        if pyproject.is_file():
+            try:
+                data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+            except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+                continue
+            if "mtcheck" in data.get("tool", {}):
+                return load_file(pyproject)
+    return Config()

@@ -1,0 +1,227 @@
+"""Document model: paragraphs, sentences and words with offsets into the original text.
+
+Every offset is a Python string index into the text exactly as the user gave it
+(after decoding), so ``text[span.start:span.end]`` always returns the span's text.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from dataclasses import dataclass, field
+from functools import cached_property
+
+PARAGRAPH_BREAK = re.compile(r"(?:[ \t]*\r?\n){2,}")
+WORD = re.compile(r"[^\W_]+(?:[’'\-.][^\W_]+)*", re.UNICODE)
+
+# Tokens after which a period does not end a sentence (compared lower-cased, without the dot).
+ABBREVIATIONS = frozenset(
+    """
+    mr mrs ms dr prof sr jr st mt ft gen lt col sgt capt cmdr adm maj gov sen rep rev hon pres
+    supt insp det no nos vol vols fig figs p pp ch sec art op ed eds est approx dept univ assn
+    corp inc ltd co bros vs etc al cf ca viz e.g i.e a.m p.m u.s u.k u.n e.u u.s.a d.c n.y l.a
+    ave blvd rd hwy
+    """.split()
+)
+# Abbreviations that are also common words ("sat", "sun", "wed"): only when capitalised.
+CAPITALISED_ABBREVIATIONS = frozenset(
+    "jan feb mar apr jun jul aug sep sept oct nov dec mon tue tues wed thu thurs fri sat sun".split()
+)
+# A dotted acronym ("U.S.") still ends a sentence when one of these words follows it.
+SENTENCE_STARTERS = frozenset(
+    """
+    the a an he she it they we i you this that these those there but and or so yet however
+    in on at for if when while after before as his her its their our my meanwhile still also
+    """.split()
+)
+CLOSERS = "\"'”’»)]}"
+OPENERS = "\"'“‘«([{"
+BOUNDARY = re.compile(r"[.!?…]+[" + re.escape(CLOSERS) + r"]*(?=\s)")
+
+
+@dataclass(frozen=True)
+class Span:
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class Word(Span):
+    text: str
+
+    @property
+    def is_capitalized(self) -> bool:
+        return self.text[:1].isupper()
+
+
+@dataclass(frozen=True)
+class Sentence(Span):
+    text: str
+    paragraph: int
+    index: int
+    words: tuple[Word, ...] = field(repr=False, default=())
+
+
+@dataclass(frozen=True)
+class Paragraph(Span):
+    text: str
+    index: int
+    sentences: tuple[Sentence, ...] = field(repr=False, default=())
+
+
+def _abbreviation_before(text: str, dot: int) -> bool:
+    """True when the period at ``dot`` closes an abbreviation or an initial."""
+    start = dot
+    while start > 0 and (text[start - 1].isalnum() or text[start - 1] == "."):
+        start -= 1
+    token = text[start:dot]
+    if not token:
+        return False
+    lowered = token.lower()
+    if lowered in ABBREVIATIONS or (lowered in CAPITALISED_ABBREVIATIONS and token[0].isupper()):
+        return True
+    if len(token) == 1 and token.isupper():
+        return True  # an initial: "Vladimir V. Putin"
+    return bool(re.fullmatch(r"(?:[A-Za-z]\.)+[A-Za-z]", token))  # dotted acronym "U.S"
+
+
+def _is_boundary(text: str, match: re.Match[str], limit: int) -> bool:
+    marks = match.group()
+    after = match.end()
+    while after < limit and text[after].isspace():
+        after += 1
+    if after >= limit:
+        return True
+    nxt = text[after]
+    starts_sentence = nxt.isupper() or nxt.isdigit() or nxt in OPENERS
+    if not starts_sentence:
+        return False
+    if marks == "." and _abbreviation_before(text, match.start()):
+        next_word = re.match(r"[A-Za-z]+", text[after:limit])
+        token_before = text[: match.start()].rsplit(None, 1)[-1] if match.start() else ""
+        dotted_acronym = "." in token_before and len(token_before) > 1
+        return bool(dotted_acronym and next_word and next_word.group().lower() in SENTENCE_STARTERS)
+    return True
+
+
+def split_sentences(text: str, start: int = 0, end: int | None = None) -> list[tuple[int, int]]:
+    """Split ``text[start:end]`` into sentence spans (absolute offsets, whitespace trimmed)."""
+    end = len(text) if end is None else end
+    spans: list[tuple[int, int]] = []
+    cursor = start
+    for match in BOUNDARY.finditer(text, start, end):
+        if match.end() <= cursor or not _is_boundary(text, match, end):
+            continue
+        spans.append((cursor, match.end()))
+        cursor = match.end()
+    spans.append((cursor, end))
+    return [span for span in (_trim(text, s, e) for s, e in spans) if span[0] < span[1]]
+
+
+LINE = re.compile(r"[^\r\n]+")
+LINE_END_MARKS = ".!?:…\"”’)]"
+
+
+def _lines_are_paragraphs(text: str) -> bool:
+    """One paragraph per line: no blank line anywhere and (nearly) every line ends a sentence."""
+    if PARAGRAPH_BREAK.search(text):
+        return False
+    lines = [m.group().rstrip() for m in LINE.finditer(text) if m.group().strip()]
+    if len(lines) < 2:
+        return False
+    ended = sum(1 for line in lines if line.endswith(tuple(LINE_END_MARKS)))
+    return ended >= 0.8 * len(lines)
+
+
+def _trim(text: str, s: int, e: int) -> tuple[int, int]:
+    while s < e and text[s].isspace():
+        s += 1
+    while e > s and text[e - 1].isspace():
+        e -= 1
+    return s, e
+
+
+def paragraph_spans(text: str) -> list[tuple[int, int]]:
+    """Blank-line separated blocks; single newlines stay inside a paragraph.
+
+    A text with no blank line whose lines each end a sentence is the one-paragraph-per-line
+    layout of many news dumps: there each line is a paragraph.
+    """
+    if _lines_are_paragraphs(text):
+        raw = [(m.start(), m.end()) for m in LINE.finditer(text)]
+    else:
+        raw = []
+        cursor = 0
+        for match in PARAGRAPH_BREAK.finditer(text):
+            raw.append((cursor, match.start()))
+            cursor = match.end()
+        raw.append((cursor, len(text)))
+    return [span for span in (_trim(text, s, e) for s, e in raw) if span[0] < span[1]]
+
+
+def words_in(text: str, start: int, end: int) -> tuple[Word, ...]:
+    words = []
+    for m in WORD.finditer(text, start, end):
+        token = m.group()
+        stop = m.end()
+        if token.endswith("."):  # WORD never ends in a dot, kept for safety
+            stop -= 1
+        words.append(Word(m.start(), stop, text[m.start() : stop]))
+    return tuple(words)
+
+
+@dataclass
+class Document:
+    """A text with its paragraphs, sentences and words, all offset into ``text``."""
+
+    text: str
+    source: str = "-"
+    paragraphs: tuple[Paragraph, ...] = ()
+
+    @classmethod
+    def parse(cls, text: str, source: str = "-") -> "Document":
+        paragraphs = []
+        sentence_index = 0
+        for p_index, (p_start, p_end) in enumerate(paragraph_spans(text)):
+            sentences = []
+            for s_start, s_end in split_sentences(text, p_start, p_end):
+                sentences.append(
+                    Sentence(
+                        s_start,
+                        s_end,
+                        text[s_start:s_end],
+                        p_index,
+                        sentence_index,
+                        words_in(text, s_start, s_end),
+                    )
+                )
+                sentence_index += 1
+            paragraphs.append(Paragraph(p_start, p_end, text[p_start:p_end], p_index, tuple(sentences)))
+        return cls(text=text, source=source, paragraphs=tuple(paragraphs))
+
+    @cached_property
+    def sentences(self) -> tuple[Sentence, ...]:
+        return tuple(s for p in self.paragraphs for s in p.sentences)
+
+    @cached_property
+    def words(self) -> tuple[Word, ...]:
+        return tuple(w for s in self.sentences for w in s.words)
+
+    @cached_property
+    def _line_starts(self) -> list[int]:
+        starts = [0]
+        for m in re.finditer(r"\r\n|\r|\n", self.text):
+            starts.append(m.end())
+        return starts
+
+    def line_col(self, offset: int) -> tuple[int, int]:
+        """1-based line and column (in characters) of a character offset."""
+        line = bisect.bisect_right(self._line_starts, offset) - 1
+        return line + 1, offset - self._line_starts[line] + 1
+
+    def sentence_at(self, offset: int) -> Sentence | None:
+        starts = [s.start for s in self.sentences]
+        i = bisect.bisect_right(starts, offset) - 1
+        if i >= 0 and self.sentences[i].start <= offset < max(self.sentences[i].end, offset + 1):
+            return self.sentences[i]
+        return None

@@ -1,0 +1,9 @@
+"""Errors that reach the user as one line and exit code 2."""
+
+
+class MtcheckError(Exception):
+    """Base for every error the CLI reports without a traceback."""
+
+
+class InputError(MtcheckError):
+    """The input cannot be read as UTF-8 text."""

@@ -1,0 +1,139 @@
+"""Findings and reports: what a check produces, and the stable JSON schema they serialise to."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from mtcheck.document import Document
+
+SCHEMA_VERSION = 1
+
+
+class Severity(enum.IntEnum):
+    INFO = 1
+    WARNING = 2
+    ERROR = 3
+
+    @classmethod
+    def parse(cls, value: "str | Severity") -> "Severity":
+        if isinstance(value, Severity):
+            return value
+        try:
+            return cls[str(value).strip().upper()]
+        except KeyError:
+            raise ValueError(f"unknown severity {value!r} (expected info, warning or error)") from None
+
+    def __str__(self) -> str:
+        return self.name.lower()
+
+
+@dataclass(frozen=True)
+class Finding:
+    code: str
+    slug: str
+    severity: Severity
+    start: int
+    end: int
+    message: str
+    suggestion: str | None = None
+    score: float | None = None
+
+    def with_severity(self, severity: Severity) -> "Finding":
+        return replace(self, severity=severity)
+
+    def overlaps(self, other: "Finding") -> bool:
+        if self.start == self.end or other.start == other.end:
+            return self.start <= other.end and other.start <= self.end
+        return self.start < other.end and other.start < self.end
+
+
+@dataclass
+class SentenceScore:
+    start: int
+    end: int
+    fluency: float | None = None
+
+
+@dataclass
+class DocumentReport:
+    document: Document
+    findings: list[Finding] = field(default_factory=list)
+    sentences: list[SentenceScore] = field(default_factory=list)
+    fluency: float | None = None
+
+    @property
+    def source(self) -> str:
+        return self.document.source
+
+    def max_severity(self) -> Severity | None:
+        return max((f.severity for f in self.findings), default=None)
+
+    def finding_dict(self, finding: Finding) -> dict[str, Any]:
+        line, column = self.document.line_col(finding.start)
+        end_line, end_column = self.document.line_col(finding.end)
+        return {
+            "code": finding.code,
+            "slug": finding.slug,
+            "severity": str(finding.severity),
+            "start": finding.start,
+            "end": finding.end,
+            "line": line,
+            "column": column,
+            "end_line": end_line,
+            "end_column": end_column,
+            "text": self.document.text[finding.start : finding.end],
+            "message": finding.message,
+            "suggestion": finding.suggestion,
+            "score": None if finding.score is None else round(finding.score, 4),
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "findings": [self.finding_dict(f) for f in self.findings],
+            "sentences": [
+                {
+                    "start": s.start,
+                    "end": s.end,
+                    "fluency": None if s.fluency is None else round(s.fluency, 4),
+                }
+                for s in self.sentences
+            ],
+            "fluency": None if self.fluency is None else round(self.fluency, 4),
+        }
+
+
+@dataclass
+class Report:
+    documents: list[DocumentReport] = field(default_factory=list)
+
+    @property
+    def findings(self) -> list[Finding]:
+        return [f for d in self.documents for f in d.findings]
+
+    def max_severity(self) -> Severity | None:
+        return max((f.severity for f in self.findings), default=None)
+
+    def summary(self) -> dict[str, Any]:
+        by_severity = {str(s): 0 for s in Severity}
+        by_code: dict[str, int] = {}
+        for f in self.findings:
+            by_severity[str(f.severity)] += 1
+            by_code[f.code] = by_code.get(f.code, 0) + 1
+        sentences = sum(len(d.document.sentences) for d in self.documents)
+        return {
+            "documents": len(self.documents),
+            "sentences": sentences,
+            "findings": len(self.findings),
+            "by_severity": by_severity,
+            "by_code": dict(sorted(by_code.items())),
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "version": SCHEMA_VERSION,
+            "documents": [d.to_dict() for d in self.documents],
+            "summary": self.summary(),
+        }

@@ -1,0 +1,306 @@
+"""Fluency rules: the language model's view of the text, normalised, calibrated and verified.
+
+How a span is found (see DESIGN.md, "Fluency"):
+1. Every paragraph is scored once, so each token's log-probability is conditioned on all the
+   text before it in its paragraph.
+2. Each word's surprisal (bits) is normalised by its context-free base rate (wordfreq unigram
+   surprisal): rare-but-correct words stop looking surprising. Capitalised, hyphenated and
+   digit-bearing words, the paragraph's first word and allowlisted terms are never counted
+   as surprising (they are left to consistency rules); their normalised surprisal is capped at 0.
+3. Windows of three words whose summed normalised surprisal exceeds a threshold fitted on clean
+   text are candidates. A candidate is verified by small edits (drop a word, drop a repeat, swap
+   two words): when an edit raises the sentence's log-probability by a calibrated margin (after
+   a per-token deletion penalty), the span is flagged and the edit becomes the suggestion.
+4. Sentence fluency is the share of clean sentences that scored worse (a calibrated 0-1 value:
+   clean text is spread evenly over 0-1, garbled text sits near 0).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from bisect import bisect_left
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from importlib import resources
+from pathlib import Path
+
+from mtcheck.document import Document, Sentence, Word
+from mtcheck.errors import MtcheckError
+from mtcheck.findings import Finding, SentenceScore, Severity
+from mtcheck.rules.base import Rule, RuleContext, register
+
+LN2 = math.log(2.0)
+WINDOW_WORDS = 3
+UNIGRAM_FLOOR = 1e-8  # frequency given to words wordfreq has never seen (~26.6 bits)
+DEFAULT_THRESHOLDS = "fluency_thresholds.json"
+
+
+@register
+class DisfluentSpan(Rule):
+    """Catches a clause the language model finds far less likely than its words' base rates,
+    confirmed by a small edit that makes it fluent.
+
+    Bad: ``They blame the United States for silence their global ambitions.``
+    Good: ``They blame the United States for silencing their global ambitions.``
+    """
+
+    code = "F001"
+    slug = "disfluent-span"
+    severity = Severity.WARNING
+    summary = "A word window the LM finds garbled, verified by an edit that repairs it."
+    uses_lm = True
+
+
+@register
+class DisfluentSentence(Rule):
+    """Catches a sentence whose overall fluency is below almost all clean, edited sentences.
+
+    Bad: ``The call was the second month between them and appeared to be with him.``
+    Good: ``It was their second call this month.``
+    """
+
+    code = "F002"
+    slug = "disfluent-sentence"
+    severity = Severity.WARNING
+    summary = "A sentence less fluent than 99.7% of clean news sentences."
+    uses_lm = True
+
+
+class FluencyError(MtcheckError):
+    """Thresholds cannot be read or do not fit the model."""
+
+
+@dataclass
+class Thresholds:
+    """What calibration fits on clean text; shipped for the default model as package data."""
+
+    model: str
+    word_mean: float
+    word_std: float
+    window_bits: float
+    verify_margin_bits: float
+    deletion_penalty_bits: float
+    sentence_flag_z: float
+    sentence_quantiles: list[float] = field(default_factory=list)
+    clean_sentences: int = 0
+
+    def fluency(self, z: float) -> float:
+        """Share of clean sentences with a worse (higher) z: 1 fluent … 0 garbled."""
+        q = self.sentence_quantiles
+        if not q:
+            return 0.5 * math.erfc(z / math.sqrt(2))
+        rank = bisect_left(q, z)
+        return 1.0 - rank / len(q)
+
+    def save(self, path: Path) -> None:
+        path.write_text(json.dumps(asdict(self), indent=1) + "\n", encoding="utf-8")
+
+    @classmethod
+    def load(cls, path: Path | None = None) -> "Thresholds":
+        try:
+            if path is None:
+                text = resources.files("mtcheck.data").joinpath(DEFAULT_THRESHOLDS).read_text(encoding="utf-8")
+            else:
+                text = Path(path).read_text(encoding="utf-8")
+            return cls(**json.loads(text))
+        except (OSError, ValueError, TypeError) as exc:
+            raise FluencyError(f"cannot read fluency thresholds {path or DEFAULT_THRESHOLDS}: {exc}") from None
+
+
+@dataclass
+class WordScore:
+    word: Word
+    normalised_bits: float  # LM surprisal minus unigram surprisal, capped at 0 for exempt words
+    eligible: bool
+
+
+@dataclass
+class FluencyResult:
+    findings: list[Finding]
+    sentences: list[SentenceScore]
+    fluency: float | None
+
+
+def unigram_bits(word: str) -> float:
+    from wordfreq import word_frequency
+
+    return -math.log2(max(word_frequency(word.lower(), "en"), UNIGRAM_FLOOR))
+
+
+def exempt(word: Word, ctx: RuleContext) -> bool:
+    text = word.text
+    return (
+        text[:1].isupper()
+        or any(c.isdigit() for c in text)
+        or "-" in text
+        or not text.isascii()
+        or ctx.allowed(text)
+    )
+
+
+class FluencyModel:
+    """Turns LM token scores into sentence fluency and verified span findings."""
+
+    def __init__(self, scorer, thresholds: Thresholds, notice: Callable[[str], None] | None = None) -> None:
+        self.scorer = scorer
+        self.thresholds = thresholds
+        self.span_rule = DisfluentSpan()
+        self.sentence_rule = DisfluentSentence()
+        if thresholds.model != scorer.identity and notice is not None:
+            notice(
+                f"mtcheck: thresholds were fitted for {thresholds.model}, not {scorer.identity}; "
+                "run `mtcheck calibrate` for reliable fluency flags"
+            )
+
+    @classmethod
+    def from_config(cls, config) -> "FluencyModel":
+        from mtcheck.lm.models import load_model
+        from mtcheck.lm.scorer import Scorer
+
+        loaded = load_model(config.model, gguf_file=config.gguf_file, device=config.device)
+        thresholds = Thresholds.load(config.thresholds)
+        return cls(Scorer(loaded), thresholds, notice=lambda m: print(m, file=sys.stderr))
+
+    # -- scoring -----------------------------------------------------------------------------
+    def word_scores(self, documents: Sequence[Document], ctx: RuleContext) -> list[list[list[WordScore]]]:
+        """Per document, per sentence, the normalised surprisal of each word."""
+        paragraphs = [(d, p) for d in documents for p in d.paragraphs]
+        token_scores = self.scorer.score([p.text for _, p in paragraphs]) if paragraphs else []
+        per_doc: dict[int, list[list[WordScore]]] = {id(d): [] for d in documents}
+        for (doc, paragraph), scores in zip(paragraphs, token_scores):
+            starts = scores.starts + paragraph.start
+            ends = scores.ends + paragraph.start
+            bits = -scores.logprobs / LN2
+            cursor = 0
+            for sentence in paragraph.sentences:
+                words = []
+                for word in sentence.words:
+                    while cursor < len(ends) and ends[cursor] <= word.start:
+                        cursor += 1
+                    k = cursor
+                    surprisal = 0.0
+                    while k < len(starts) and starts[k] < word.end:
+                        surprisal += float(bits[k])
+                        k += 1
+                    normalised = surprisal - unigram_bits(word.text)
+                    first_in_paragraph = not words and sentence is paragraph.sentences[0]
+                    is_exempt = exempt(word, ctx) or first_in_paragraph
+                    if is_exempt:
+                        normalised = min(normalised, 0.0)
+                    words.append(WordScore(word, normalised, eligible=not is_exempt))
+                per_doc[id(doc)].append(words)
+        return [per_doc[id(d)] for d in documents]
+
+    def sentence_z(self, words: Sequence[WordScore]) -> float:
+        if not words:
+            return 0.0
+        t = self.thresholds
+        total = sum(w.normalised_bits for w in words)
+        return (total - len(words) * t.word_mean) / (t.word_std * math.sqrt(len(words)))
+
+    @staticmethod
+    def windows(words: Sequence[WordScore]) -> Iterator[tuple[int, int, float]]:
+        """(first, last, summed bits) for each window of up to three words holding an eligible word."""
+        for i in range(len(words)):
+            j = min(i + WINDOW_WORDS, len(words))
+            if any(w.eligible for w in words[i:j]):
+                yield i, j - 1, sum(w.normalised_bits for w in words[i:j])
+
+    # -- findings ----------------------------------------------------------------------------
+    def analyse(self, documents: Sequence[Document], ctx: RuleContext) -> list[FluencyResult]:
+        results = []
+        for doc, sentences in zip(documents, self.word_scores(documents, ctx)):
+            findings: list[Finding] = []
+            scores: list[SentenceScore] = []
+            for sentence, words in zip(doc.sentences, sentences):
+                z = self.sentence_z(words)
+                fluency = self.thresholds.fluency(z)
+                scores.append(SentenceScore(sentence.start, sentence.end, fluency))
+                if words and z >= self.thresholds.sentence_flag_z:
+                    findings.append(
+                        self.sentence_rule.finding(
+                            sentence.start,
+                            sentence.end,
+                            f"This sentence reads less fluently than {100 * (1 - fluency):.1f}% of clean news "
+                            "sentences; check it against the source.",
+                            score=fluency,
+                        )
+                    )
+                findings.extend(self.verified_spans(doc, sentence, words))
+            fluency = sum(s.fluency for s in scores) / len(scores) if scores else None
+            results.append(FluencyResult(findings, scores, fluency))
+        return results
+
+    def candidates(self, words: Sequence[WordScore]) -> list[tuple[int, int, float]]:
+        """Non-overlapping windows above the threshold, strongest first."""
+        above = sorted(
+            (w for w in self.windows(words) if w[2] >= self.thresholds.window_bits), key=lambda w: -w[2]
+        )
+        chosen: list[tuple[int, int, float]] = []
+        for first, last, bits in above:
+            if all(last < a or first > b for a, b, _ in chosen):
+                chosen.append((first, last, bits))
+        return chosen
+
+    def verified_spans(self, doc: Document, sentence: Sentence, words: Sequence[WordScore]) -> list[Finding]:
+        findings = []
+        for first, last, bits in self.candidates(words):
+            best = self.best_edit(doc, sentence, words, first, last)
+            start, end = words[first].word.start, words[last].word.end
+            if best is None:
+                continue
+            gain, suggestion = best
+            if gain < self.thresholds.verify_margin_bits:
+                continue
+            findings.append(
+                self.span_rule.finding(
+                    start,
+                    end,
+                    f"The language model finds this wording garbled ({bits:.1f} bits above the words' "
+                    f"usual rates); an edit makes it {gain:.1f} bits more likely.",
+                    suggestion=suggestion,
+                    score=bits,
+                )
+            )
+        return findings
+
+    def best_edit(
+        self, doc: Document, sentence: Sentence, words: Sequence[WordScore], first: int, last: int
+    ) -> tuple[float, str] | None:
+        """The edit of words[first..last] that most raises the sentence's log-probability, net of penalties."""
+        start, end = words[first].word.start, words[last].word.end
+        span = doc.text[start:end]
+        edits = list(span_edits(doc.text, [w.word for w in words[first : last + 1]], start))
+        if not edits:
+            return None
+        paragraph = doc.paragraphs[sentence.paragraph]
+        prefix = doc.text[paragraph.start : sentence.start]
+        before, after = doc.text[sentence.start : start], doc.text[end : sentence.end]
+        variants = [before + span + after] + [before + e + after for e, _ in edits]
+        logprobs = self.scorer.continuation_logprob(prefix, variants)
+        original = logprobs[0] / LN2
+        best = None
+        for (edited, removed_words), lp in zip(edits, logprobs[1:]):
+            gain = lp / LN2 - original - self.thresholds.deletion_penalty_bits * removed_words
+            if best is None or gain > best[0]:
+                best = (gain, edited)
+        return best
+
+
+def span_edits(text: str, words: Sequence[Word], offset: int) -> Iterator[tuple[str, int]]:
+    """Small edits of a span: (edited span text, number of words removed)."""
+    span = text[offset : words[-1].end]
+    for i, word in enumerate(words):
+        a, b = word.start - offset, word.end - offset
+        if i + 1 < len(words):
+            b = words[i + 1].start - offset
+        elif i > 0:
+            a = words[i - 1].end - offset
+        yield span[:a] + span[b:], 1
+    for i in range(len(words) - 1):
+        w1, w2 = words[i], words[i + 1]
+        a, b = w1.start - offset, w2.end - offset
+        middle = text[w1.end : w2.start]
+        yield span[:a] + w2.text + middle + w1.text + span[b:], 0

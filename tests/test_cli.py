@@ -1,0 +1,149 @@
+"""CLI behaviour: exit codes, formats, bad input. Heuristics only (--no-lm) so these stay fast."""
+
+import json
+import subprocess
+import sys
+import time
+
+import pytest
+from click.testing import CliRunner
+
+from mtcheck.cli import main
+
+GARBLED = "The talks ended. . Then they left.\n"
+CLEAN = "The talks ended on Monday. Both leaders then left the capital.\n"
+
+
+def run(*args, input=None):
+    return CliRunner().invoke(main, list(args), input=input, catch_exceptions=False)
+
+
+@pytest.fixture
+def files(tmp_path):
+    garbled = tmp_path / "garbled.txt"
+    garbled.write_text(GARBLED, encoding="utf-8")
+    clean = tmp_path / "clean.txt"
+    clean.write_text(CLEAN, encoding="utf-8")
+    return garbled, clean
+
+
+def test_exit_0_when_clean_and_1_with_findings(files):
+    garbled, clean = files
+    assert run("check", "--no-lm", str(clean)).exit_code == 0
+    assert run("check", "--no-lm", str(garbled)).exit_code == 1
+
+
+def test_fail_on_error_ignores_warnings(files):
+    garbled, _ = files
+    result = run("check", "--no-lm", "--fail-on", "error", "--select", "P001", str(garbled))
+    assert result.exit_code == 0
+
+
+def test_json_schema_fields_and_offsets(files):
+    garbled, clean = files
+    result = run("check", "--no-lm", "--format", "json", str(garbled), str(clean))
+    data = json.loads(result.output)
+    assert data["version"] == 1
+    assert [d["source"] for d in data["documents"]] == [str(garbled), str(clean)]
+    finding = data["documents"][0]["findings"][0]
+    for key in ("code", "slug", "severity", "start", "end", "line", "column", "end_line", "end_column",
+                "text", "message", "suggestion", "score"):
+        assert key in finding
+    assert GARBLED[finding["start"] : finding["end"]] == finding["text"]
+    assert data["documents"][0]["fluency"] is None
+    assert data["summary"]["documents"] == 2
+
+
+def test_stdin_is_read_with_dash():
+    result = run("check", "--no-lm", "--format", "json", "-", input=GARBLED)
+    assert json.loads(result.output)["documents"][0]["source"] == "-"
+
+
+def test_select_and_ignore(files):
+    garbled, _ = files
+    assert run("check", "--no-lm", "--ignore", "P", str(garbled)).exit_code == 0
+    assert run("check", "--no-lm", "--select", "Q", str(garbled)).exit_code == 0
+
+
+def test_config_file_reseverities_a_rule(files, tmp_path):
+    garbled, _ = files
+    config = tmp_path / "mtcheck.toml"
+    config.write_text('[severity]\nP001 = "info"\n')
+    result = run("check", "--no-lm", "--config", str(config), "--format", "json", "--select", "P001", str(garbled))
+    assert result.exit_code == 0
+    assert json.loads(result.output)["documents"][0]["findings"][0]["severity"] == "info"
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (b"\xff\xfeh\x00i\x00", "UTF-16"),
+        (b"abc\xff", "not valid UTF-8"),
+        (b"\x00\x01\x02binary", "binary"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(tmp_path, content, message):
+    bad = tmp_path / "bad.txt"
+    bad.write_bytes(content)
+    result = CliRunner().invoke(main, ["check", "--no-lm", str(bad)])
+    assert result.exit_code == 2
+    assert message in result.output
+    assert result.output.count("\n") == 1
+    assert bad.read_bytes() == content
+
+
+def test_missing_file_directory_and_bad_option(tmp_path):
+    assert run("check", "--no-lm", str(tmp_path / "none.txt")).exit_code == 2
+    assert run("check", "--no-lm", str(tmp_path)).exit_code == 2
+    assert CliRunner().invoke(main, ["check", "--format", "pdf", "x"]).exit_code == 2
+
+
+def test_empty_input_is_a_clean_report(tmp_path):
+    empty = tmp_path / "empty.txt"
+    empty.write_text("")
+    result = run("check", "--no-lm", "--format", "json", str(empty))
+    assert result.exit_code == 0
+    assert json.loads(result.output)["documents"][0]["findings"] == []
+
+
+def test_bom_and_crlf_keep_offsets_on_the_decoded_text(tmp_path):
+    path = tmp_path / "crlf.txt"
+    path.write_bytes(b"\xef\xbb\xbfFirst line.\r\nThe talks ended. . Then.\r\n")
+    result = run("check", "--no-lm", "--format", "json", "--select", "P001", str(path))
+    finding = json.loads(result.output)["documents"][0]["findings"][0]
+    assert (finding["line"], finding["column"]) == (2, 17)
+    text = path.read_bytes().decode("utf-8-sig")
+    assert text[finding["start"] : finding["end"]] == finding["text"]
+
+
+def test_output_file_is_written(files, tmp_path):
+    garbled, _ = files
+    out = tmp_path / "report.json"
+    result = run("check", "--no-lm", "--format", "json", "-o", str(out), str(garbled))
+    assert result.exit_code == 1
+    assert json.loads(out.read_text())["documents"][0]["findings"]
+
+
+def test_rules_lists_every_code():
+    result = run("rules", "--format", "json")
+    rows = json.loads(result.output)
+    codes = {r["code"] for r in rows}
+    assert {"P001", "F001"} <= codes
+    assert all(r["summary"] and r["slug"] for r in rows)
+
+
+def test_python_dash_m_and_no_lm_do_not_import_torch(files):
+    garbled, _ = files
+    code = (
+        "import sys, runpy; sys.argv=['mtcheck','check','--no-lm',%r];"
+        "\ntry: runpy.run_module('mtcheck', run_name='__main__')\nexcept SystemExit as e: code=e.code"
+        "\nprint('torch' in sys.modules, code)" % str(garbled)
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip().splitlines()[-1] == "False 1"
+
+
+def test_help_is_fast():
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "mtcheck", "--help"], capture_output=True, check=True)
+    assert time.perf_counter() - start < 1.5  # the target is 0.5 s; CI machines are noisy
