@@ -1,0 +1,200 @@
+"""The formatter base: a registry of output formats and the helpers they share.
+
+Each format lives in its own module and registers a ``Formatter`` subclass by name,
+the way sacrebleu keeps one module per metric behind a small base class.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar
+from urllib.parse import quote
+
+from mtcheck.findings import DocumentReport, Finding, Report, Severity
+from mtcheck.rules.base import FAMILIES, Rule
+
+STDIN = "-"
+
+# Icons give every severity a non-colour cue; the words are always printed beside them.
+SEVERITY_ICONS = {Severity.ERROR: "✖", Severity.WARNING: "▲", Severity.INFO: "ℹ"}
+
+
+@dataclass(frozen=True)
+class RenderOptions:
+    rules: dict[str, type[Rule]]
+    color: bool = False
+    width: int | None = None
+
+
+class Formatter:
+    """One output format. Subclasses set ``name`` and ``extension`` and implement ``render``."""
+
+    name: ClassVar[str]
+    extension: ClassVar[str]
+    description: ClassVar[str] = ""
+
+    def render(self, report: Report, options: RenderOptions) -> str:
+        raise NotImplementedError
+
+
+_REGISTRY: dict[str, type[Formatter]] = {}
+
+
+def register(cls: type[Formatter]) -> type[Formatter]:
+    if cls.name in _REGISTRY:
+        raise ValueError(f"duplicate format {cls.name}")
+    _REGISTRY[cls.name] = cls
+    return cls
+
+
+def registered() -> dict[str, type[Formatter]]:
+    return dict(_REGISTRY)
+
+
+@dataclass(frozen=True)
+class RuleInfo:
+    """What the outputs say about a rule, from the registry when it knows the code."""
+
+    code: str
+    slug: str
+    summary: str
+    description: str
+    severity: Severity
+
+    @property
+    def family(self) -> str:
+        return family_of(self.code)
+
+
+def family_of(code: str) -> str:
+    return FAMILIES.get(code[:1].upper(), "other")
+
+
+def rule_info(finding: Finding, rules: dict[str, type[Rule]]) -> RuleInfo:
+    cls = rules.get(finding.code)
+    if cls is None:
+        # A finding from a rule that is not registered here (a plugin, the LM): describe it from itself.
+        title = finding.slug.replace("-", " ").capitalize()
+        return RuleInfo(finding.code, finding.slug, f"{title}.", f"{title}.", finding.severity)
+    return RuleInfo(cls.code, cls.slug, cls.summary, cls.description(), cls.severity)
+
+
+def rules_used(report: Report, rules: dict[str, type[Rule]]) -> list[RuleInfo]:
+    """One RuleInfo per code that has findings, sorted by code."""
+    seen: dict[str, RuleInfo] = {}
+    for finding in report.findings:
+        if finding.code not in seen:
+            seen[finding.code] = rule_info(finding, rules)
+    return [seen[code] for code in sorted(seen)]
+
+
+def sorted_findings(doc: DocumentReport) -> list[Finding]:
+    return sorted(doc.findings, key=lambda f: (f.start, f.end, f.code))
+
+
+def iter_findings(report: Report) -> Iterator[tuple[DocumentReport, Finding]]:
+    for doc in report.documents:
+        for finding in sorted_findings(doc):
+            yield doc, finding
+
+
+def display_source(source: str) -> str:
+    return "<stdin>" if source == STDIN else source
+
+
+def artifact_uri(source: str) -> str:
+    """A relative POSIX URI for a source path ("stdin" for standard input), as code scanning wants."""
+    if source == STDIN:
+        return "stdin"
+    path = Path(source)
+    if path.is_absolute():
+        try:
+            path = path.resolve().relative_to(Path.cwd().resolve())
+        except ValueError:
+            return path.resolve().as_uri()
+    return quote(path.as_posix(), safe="/")
+
+
+def pluralize(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
+def summary_line(report: Report) -> str:
+    """``N findings: x error, y warning, z info in M documents``."""
+    counts = report.summary()["by_severity"]
+    return (
+        f"{pluralize(len(report.findings), 'finding')}: {counts['error']} error, {counts['warning']} warning, "
+        f"{counts['info']} info in {pluralize(len(report.documents), 'document')}"
+    )
+
+
+def suggestion_text(suggestion: str | None) -> str | None:
+    """How a suggestion reads to a person: '' means delete; edge whitespace is made visible by quotes."""
+    if suggestion is None:
+        return None
+    if suggestion == "":
+        return "delete"
+    if suggestion != suggestion.strip() or not suggestion.strip():
+        return f"replace with “{suggestion}”"
+    return suggestion
+
+
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x84\x86-\x9f\ud800-\udfff\ufffe\uffff]")
+
+
+def visible_controls(text: str) -> str:
+    """Replace characters XML and HTML cannot carry (C0/C1 controls, lone surrogates) one for one."""
+
+    def picture(match: re.Match[str]) -> str:
+        char = match.group()
+        if char <= "\x1f":
+            return chr(0x2400 + ord(char))  # the Unicode control picture: ␀ ␁ …
+        if char == "\x7f":
+            return "\u2421"
+        return "\ufffd"
+
+    return _NOT_XML.sub(picture, text)
+
+
+def one_line(text: str) -> str:
+    """Collapse line breaks and tabs so a span fits on one output line, keeping every character's slot."""
+    out = []
+    for char in text:
+        if char in "\r\n\t\v\f\x85\u2028\u2029":
+            out.append(" ")
+        elif unicodedata.category(char) == "Cc" or "\ud800" <= char <= "\udfff":
+            out.append("\ufffd")
+        else:
+            out.append(char)
+    return "".join(out)
+
+
+def context_span(doc: DocumentReport, finding: Finding) -> tuple[int, int]:
+    """The sentence(s) that hold the finding, or its line when no sentence does."""
+    document = doc.document
+    text = document.text
+    first = document.sentence_at(finding.start)
+    last = document.sentence_at(max(finding.start, finding.end - 1))
+    start = min(finding.start, first.start) if first else None
+    end = max(finding.end, last.end) if last else None
+    if start is None:
+        start = max(text.rfind("\n", 0, finding.start) + 1, 0)
+    if end is None:
+        newline = text.find("\n", finding.end)
+        end = len(text) if newline < 0 else newline
+        end = max(end, finding.end)
+    return start, end
+
+
+def fingerprint(doc: DocumentReport, finding: Finding, occurrence: int = 0) -> str:
+    """A hash that survives edits elsewhere in the file: rule code, flagged text and its sentence."""
+    text = doc.document.text
+    start, end = context_span(doc, finding)
+    context = " ".join(text[start:end].split())
+    payload = "\x1f".join([finding.code, text[finding.start : finding.end], context, str(occurrence)])
+    return hashlib.sha256(payload.encode("utf-8", "surrogatepass")).hexdigest()[:32]

@@ -1,0 +1,33 @@
+"""``json``: the whole report in the documented schema; ``jsonl``: one finding per line."""
+
+from __future__ import annotations
+
+import json
+
+from mtcheck.findings import Report
+from mtcheck.formats.base import Formatter, RenderOptions, register
+
+
+@register
+class JsonFormatter(Formatter):
+    name = "json"
+    extension = ".json"
+    description = "The full report in mtcheck's JSON schema (version, documents, summary)."
+
+    def render(self, report: Report, options: RenderOptions) -> str:
+        return json.dumps(report.to_dict(), ensure_ascii=False, indent=2) + "\n"
+
+
+@register
+class JsonLinesFormatter(Formatter):
+    name = "jsonl"
+    extension = ".jsonl"
+    description = "One JSON object per finding, with its source, for grep and streaming tools."
+
+    def render(self, report: Report, options: RenderOptions) -> str:
+        lines = []
+        for doc in report.documents:
+            for finding in doc.findings:
+                record = {"source": doc.source, **doc.finding_dict(finding)}
+                lines.append(json.dumps(record, ensure_ascii=False) + "\n")
+        return "".join(lines)

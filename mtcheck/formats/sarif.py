@@ -1,0 +1,147 @@
+"""``sarif``: SARIF 2.1.0, the static-analysis log GitHub code scanning reads.
+
+Columns are counted in Unicode code points (``run.columnKind``), 1-based, end exclusive, as in
+mtcheck's own JSON. ``partialFingerprints`` hash the rule, the flagged text and its sentence, so an
+alert keeps its identity when lines are added above it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from importlib import metadata
+from typing import Any
+
+from mtcheck.findings import DocumentReport, Finding, Report, Severity
+from mtcheck.formats.base import (
+    Formatter,
+    RenderOptions,
+    RuleInfo,
+    artifact_uri,
+    fingerprint,
+    register,
+    rules_used,
+    sorted_findings,
+)
+
+SCHEMA_URI = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
+FINGERPRINT_KEY = "mtcheckSpanHash/v1"
+LEVELS = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "note"}
+
+
+def tool_version() -> str:
+    from mtcheck import __version__
+
+    return __version__
+
+
+def information_uri() -> str:
+    """The project's home page from its package metadata, else its PyPI page."""
+    try:
+        meta = metadata.metadata("mtcheck")
+    except metadata.PackageNotFoundError:
+        meta = None
+    if meta is not None:
+        for entry in meta.get_all("Project-URL") or []:
+            label, _, url = entry.partition(",")
+            if label.strip().lower() in ("homepage", "home", "repository", "source") and url.strip():
+                return url.strip()
+        if meta.get("Home-page"):
+            return str(meta["Home-page"])
+    return "https://pypi.org/project/mtcheck/"
+
+
+def region(doc: DocumentReport, start: int, end: int) -> dict[str, int]:
+    line, column = doc.document.line_col(start)
+    end_line, end_column = doc.document.line_col(end)
+    return {
+        "startLine": line,
+        "startColumn": column,
+        "endLine": end_line,
+        "endColumn": end_column,
+        "charOffset": start,
+        "charLength": end - start,
+    }
+
+
+def rule_descriptor(info: RuleInfo) -> dict[str, Any]:
+    return {
+        "id": info.code,
+        "name": info.slug,
+        "shortDescription": {"text": info.summary},
+        "fullDescription": {"text": info.description},
+        "defaultConfiguration": {"level": LEVELS[info.severity]},
+        "help": {"text": info.description},
+        "properties": {"tags": ["mtcheck", info.family]},
+    }
+
+
+@register
+class SarifFormatter(Formatter):
+    name = "sarif"
+    extension = ".sarif"
+    description = "SARIF 2.1.0 for GitHub code scanning and other SARIF viewers."
+
+    def render(self, report: Report, options: RenderOptions) -> str:
+        return json.dumps(self.log(report, options), ensure_ascii=False, indent=2) + "\n"
+
+    def log(self, report: Report, options: RenderOptions) -> dict[str, Any]:
+        rules = rules_used(report, options.rules)
+        index = {info.code: i for i, info in enumerate(rules)}
+        results = []
+        for doc in report.documents:
+            occurrences: Counter[str] = Counter()
+            for finding in sorted_findings(doc):
+                # The same text flagged twice in one sentence still needs two distinct fingerprints.
+                first = fingerprint(doc, finding)
+                print_ = fingerprint(doc, finding, occurrences[first])
+                occurrences[first] += 1
+                results.append(self.result(doc, finding, index[finding.code], print_))
+        return {
+            "$schema": SCHEMA_URI,
+            "version": "2.1.0",
+            "runs": [
+                {
+                    "tool": {
+                        "driver": {
+                            "name": "mtcheck",
+                            "version": tool_version(),
+                            "semanticVersion": tool_version(),
+                            "informationUri": information_uri(),
+                            "rules": [rule_descriptor(info) for info in rules],
+                        }
+                    },
+                    "columnKind": "unicodeCodePoints",
+                    "results": results,
+                }
+            ],
+        }
+
+    def result(self, doc: DocumentReport, finding: Finding, rule_index: int, print_: str) -> dict[str, Any]:
+        uri = artifact_uri(doc.source)
+        location_region = region(doc, finding.start, finding.end)
+        location_region["snippet"] = {"text": doc.document.text[finding.start : finding.end]}
+        result: dict[str, Any] = {
+            "ruleId": finding.code,
+            "ruleIndex": rule_index,
+            "level": LEVELS[finding.severity],
+            "message": {"text": finding.message},
+            "locations": [
+                {"physicalLocation": {"artifactLocation": {"uri": uri}, "region": location_region}}
+            ],
+            "partialFingerprints": {FINGERPRINT_KEY: print_},
+        }
+        if finding.score is not None:
+            result["properties"] = {"score": round(finding.score, 4)}
+        if finding.suggestion is not None:
+            replacement: dict[str, Any] = {"deletedRegion": region(doc, finding.start, finding.end)}
+            if finding.suggestion:
+                replacement["insertedContent"] = {"text": finding.suggestion}
+            description = f"Replace with “{finding.suggestion}”." if finding.suggestion else "Delete it."
+            result["fixes"] = [
+                {
+                    "description": {"text": description},
+                    "artifactChanges": [{"artifactLocation": {"uri": uri}, "replacements": [replacement]}],
+                }
+            ]
+        return result

@@ -1,0 +1,94 @@
+"""The public interface: FORMATS, render, extension_for, write_atomic."""
+
+from __future__ import annotations
+
+import os
+import stat
+
+import pytest
+
+from mtcheck.findings import Report
+from mtcheck.formats import FORMATS, extension_for, render, write_atomic
+from mtcheck.formats.base import Formatter, registered
+
+
+def test_formats_are_the_documented_names_and_all_registered() -> None:
+    assert FORMATS == ("text", "json", "jsonl", "sarif", "github", "junit", "markdown", "html")
+    assert set(registered()) == set(FORMATS)
+    assert all(issubclass(cls, Formatter) for cls in registered().values())
+
+
+def test_unknown_format_names_the_known_ones() -> None:
+    with pytest.raises(ValueError, match="sarif"):
+        render(Report(), "yaml")
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_every_format_renders_an_empty_report(fmt: str) -> None:
+    out = render(Report(), fmt)
+    assert isinstance(out, str)
+    assert out == "" if fmt in ("jsonl", "github") else out.endswith("\n")
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_every_format_renders_empty_and_blank_documents(fmt: str, make) -> None:
+    report = Report([make.document_report("", "empty.txt", []), make.document_report(" \n\n ", "blank.txt", [])])
+    out = render(report, fmt)
+    if fmt in ("json", "junit", "html"):  # the formats that list every document, flagged or not
+        assert "blank.txt" in out and "empty.txt" in out
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_every_format_accepts_explicit_rules_and_options(fmt: str, harbour: Report) -> None:
+    assert render(harbour, fmt, rules={}, color=False, width=60)
+
+
+def test_extensions() -> None:
+    assert extension_for("sarif") == ".sarif"
+    assert extension_for("html") == ".html"
+    assert len({extension_for(f) for f in FORMATS}) == len(FORMATS)
+
+
+def test_write_atomic_writes_and_replaces(tmp_path) -> None:
+    target = tmp_path / "out.json"
+    write_atomic(target, "first ✓\n")
+    write_atomic(str(target), "second\r\nline")
+    assert target.read_bytes() == b"second\r\nline"
+    assert os.listdir(tmp_path) == ["out.json"]
+
+
+def test_write_atomic_new_file_gets_umask_mode(tmp_path) -> None:
+    old = os.umask(0o022)
+    try:
+        write_atomic(tmp_path / "new.txt", "x")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "new.txt").stat().st_mode) == 0o644
+
+
+def test_write_atomic_keeps_existing_mode(tmp_path) -> None:
+    target = tmp_path / "keep.txt"
+    target.write_text("old")
+    target.chmod(0o600)
+    write_atomic(target, "new")
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600
+
+
+def test_write_atomic_failure_leaves_old_file_and_no_temp(tmp_path, monkeypatch) -> None:
+    target = tmp_path / "report.sarif"
+    target.write_text("old content")
+
+    def broken_replace(src, dst):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(os, "replace", broken_replace)
+    with pytest.raises(OSError, match="disk full"):
+        write_atomic(target, "new content")
+    assert target.read_text() == "old content"
+    assert os.listdir(tmp_path) == ["report.sarif"]
+
+
+def test_write_atomic_survives_lone_surrogates(tmp_path) -> None:
+    target = tmp_path / "s.txt"
+    write_atomic(target, "bad \udcff byte")
+    assert target.read_bytes() == b"bad ? byte"
