@@ -1,0 +1,307 @@
+"""Casing rules: a name written in two cases, and words in capitals that are not acronyms.
+
+Machine translation from scripts without case (Chinese, Japanese, Arabic…) guesses the case
+of names: "Xi" becomes "XI" in one sentence and stays "Xi" in the next; "McDonald" loses its
+inner capital. The document itself is the reference: a name written in title case mid-sentence
+is the writer's spelling of it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter, defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import cached_property
+
+from wordfreq import zipf_frequency
+
+from mtcheck.document import OPENERS, Document
+from mtcheck.findings import Finding, Severity
+from mtcheck.rules.base import Rule, RuleContext, register
+
+# Acronyms and initialisms that are written in capitals on purpose, including the ones that
+# spell an ordinary word ("US", "WHO", "IT", "CARES").
+KNOWN_ACRONYMS = frozenset(
+    """
+    US USA UK UN EU NATO UAE USSR PRC DPRK ROK ROC ASEAN BRICS OPEC OECD IMF WTO WHO UNESCO UNICEF
+    UNHCR IAEA ICC ICJ IOC FIFA UEFA NFL NBA MLB NHL NCAA WNBA MLS PGA ATP WTA UFC NASCAR
+    CEO CFO COO CTO CIO MP PM AM OK ID IT AI TV PC VIP DIY ASAP FAQ RIP MVP QB
+    COVID SARS MERS AIDS HIV DNA RNA PCR ICU ER GP NHS CDC FDA NIH EPA FBI CIA NSA DHS DOJ DOD
+    IRS SEC FCC FTC FEMA NOAA NASA ICE TSA ATF DEA GOP DNC RNC NRA ACLU NAACP LGBT LGBTQ NGO
+    UFO GDP GNP CPI PMI IPO ETF ESG VAT GST USD EUR GBP JPY CNY RMB HQ PR HR IQ MBA BA MA
+    BC AD BCE CE GMT UTC EST PST EDT PDT CET KGB FSB GRU SVR MI IRA IS ISIS ISIL PLO
+    IDF ANC BJP CCP CPC KMT DPP LDP SPD CDU CSU FDP SNP DUP SDLP PKK YPG SDF
+    BBC CNN NBC ABC CBS NPR PBS MSNBC ESPN HBO AP AFP UPI RT CCTV KCNA NHK ARD ZDF
+    IBM HP GM GE BMW VW BP HSBC UBS UPS DHL KFC NYSE NASDAQ FTSE DAX ASX TSX
+    GPS USB SUV ATM PIN SIM SMS PDF URL HTML API CPU GPU LED LCD LNG LPG CO EV AC DC
+    NYPD LAPD MIT UCLA NYU LSE FC AS CF PSG VAR CARES STEM SWAT TASS WWII WWI MAGA BLM
+    NY LA CA TX FL WA OR PA NJ IL OH GA NC VA AZ MN WI MO MD TN IN KY SC AL
+    """.split()
+)
+# Short words whose capitals are never an acronym in running text.
+SHORT_COMMON_WORDS = frozenset(
+    """
+    THE AND BUT WAS HAS HAD HIS HER SHE ARE NOT FOR ITS HIM DID SAY YET TOO HOW WHY NOW
+    """.split()
+)
+ROMAN = re.compile(r"M{0,3}(?:CM|CD|D?C{0,3})(?:XC|XL|L?X{0,3})(?:IX|IV|V?I{0,3})")
+LETTERS = re.compile(r"[^\W\d_]+")
+# "NEW DELHI (AP) -", "OAKLAND, Calif. --": a dateline's place name is set in capitals.
+DATELINE = re.compile(
+    r"\b[A-Z][A-Z.'’\-]+(?:\s+[A-Z][A-Z.'’\-]+)*"
+    r"(?:,\s+[A-Z][a-z]+\.?(?:\s+[A-Z][a-z]+\.?)?)?\s*(?:\([A-Za-z .&]+\)\s*)?(?:-{1,2}|—|–)\s"
+)
+POSITIONAL_CAPITAL_AFTER = ":;—–-" + OPENERS
+TRAILING_OPENERS = re.compile(r"[\s" + re.escape(OPENERS) + r"]+$")
+# Titles before a name are not the name itself: "President XI" is not "Louis XI".
+TITLES = frozenset(
+    """
+    president premier chairman chairwoman leader minister secretary general mr mrs ms dr prof
+    king queen prince princess emperor pope sir lord lady senator governor mayor chancellor
+    """.split()
+)
+
+
+@dataclass(frozen=True)
+class Token:
+    """One run of letters ('McDonald' in "McDonald's"), with where it stands."""
+
+    text: str
+    start: int
+    end: int
+    positional: bool  # capitalised by position: sentence start, after a colon or an opening quote
+    after_name: bool  # right after a capitalised word: "Louis XIV"
+    in_caps_block: bool  # inside a headline, a dateline or a run of capitals
+    beside_name: bool  # next to a capitalised word that is not so by position: "CARES Act"
+
+    @property
+    def key(self) -> str:
+        return self.text.lower()
+
+    @property
+    def shape(self) -> str:
+        if len(self.text) >= 2 and self.text.isupper():
+            return "upper"
+        if self.text.islower():
+            return "lower"
+        if self.text[0].isupper() and self.text[1:].islower():
+            return "title"
+        return "mixed"
+
+
+class DocumentCasing:
+    """The letter runs of a document and how each name is spelled where it is not positional."""
+
+    def __init__(self, doc: Document) -> None:
+        self.doc = doc
+        self._name_spellings: dict[str, str | None] = {}
+
+    @cached_property
+    def caps_zones(self) -> list[tuple[int, int]]:
+        # The first sentence holds the headline and the lead, where capitals are typography.
+        zones = [(m.start(), m.end()) for m in DATELINE.finditer(self.doc.text)]
+        for line in re.finditer(r"[^\r\n]+", self.doc.text):
+            words = LETTERS.findall(line.group())
+            caps = [w for w in words if len(w) >= 2 and w.isupper()]
+            if len(caps) >= 3 and len(caps) >= 0.5 * len([w for w in words if len(w) >= 2]):
+                zones.append((line.start(), line.end()))  # a headline in capitals
+        return zones
+
+    @cached_property
+    def tokens(self) -> list[Token]:
+        text = self.doc.text
+        found: list[Token] = []
+        for sentence in self.doc.sentences:
+            runs = list(LETTERS.finditer(text, sentence.start, sentence.end))
+            for i, m in enumerate(runs):
+                word = m.group()
+                before = TRAILING_OPENERS.sub("", text[sentence.start : m.start()])
+                positional = not before or before[-1] in POSITIONAL_CAPITAL_AFTER
+                previous = runs[i - 1].group() if i and text[runs[i - 1].end() : m.start()].isspace() else ""
+                following = (
+                    runs[i + 1].group()
+                    if i + 1 < len(runs) and text[m.end() : runs[i + 1].start()].isspace()
+                    else ""
+                )
+                previous_positional = found[-1].positional if i else True
+                beside_name = _is_name_like(following) or (
+                    _is_name_like(previous) and not previous_positional
+                )
+                after_name = (
+                    previous[:1].isupper() and not previous.isupper() and previous.lower() not in TITLES
+                )
+                neighbours = [runs[j].group() for j in (i - 1, i + 1) if 0 <= j < len(runs)]
+                caps_run = word.isupper() and any(len(n) >= 2 and n.isupper() for n in neighbours)
+                # Zones only matter for capitalised words; lower-case ones skip the scan.
+                in_zone = word[0].isupper() and (
+                    sentence.index == 0 or any(s <= m.start() < e for s, e in self.caps_zones)
+                )
+                found.append(
+                    Token(word, m.start(), m.end(), positional, after_name, caps_run or in_zone, beside_name)
+                )
+        return found
+
+    @cached_property
+    def by_key(self) -> dict[str, list[Token]]:
+        groups: dict[str, list[Token]] = defaultdict(list)
+        for token in self.tokens:
+            if len(token.text) >= 2:
+                groups[token.key].append(token)
+        return groups
+
+    def spellings(self, key: str, mid_sentence: bool = False) -> Counter[str]:
+        """How often each capitalised, not-all-capitals spelling of a word occurs."""
+        return Counter(
+            t.text
+            for t in self.by_key.get(key, ())
+            if t.shape in ("title", "mixed") and not t.in_caps_block and not (mid_sentence and t.positional)
+        )
+
+    def name_spelling(self, key: str) -> str | None:
+        """The document's own capitalised spelling of a word, seen mid-sentence; None if never."""
+        if key not in self._name_spellings:
+            self._name_spellings[key] = self._most_common_spelling(key)
+        return self._name_spellings[key]
+
+    def _most_common_spelling(self, key: str) -> str | None:
+        seen = self.spellings(key, mid_sentence=True)
+        if not seen:
+            return None
+        # A tie goes to the spelling with more capitals: "McDonald" over "Mcdonald".
+        return max(seen, key=lambda s: (seen[s], sum(ch.isupper() for ch in s)))
+
+
+def _is_name_like(word: str) -> bool:
+    return word[:1].isupper() and not word.isupper()
+
+
+def is_roman_numeral(word: str) -> bool:
+    return bool(word) and ROMAN.fullmatch(word) is not None
+
+
+def is_acronym(word: str) -> bool:
+    return word in KNOWN_ACRONYMS or not any(ch in "AEIOUY" for ch in word)
+
+
+def _casing(doc: Document) -> DocumentCasing:
+    # Both casing rules read the same analysis; keep one per document.
+    cached = doc.__dict__.get("_mtcheck_casing")
+    if cached is None:
+        cached = DocumentCasing(doc)
+        doc.__dict__["_mtcheck_casing"] = cached
+    return cached
+
+
+def suspicious_caps(token: Token, ctx: RuleContext) -> bool:
+    """An all-capital word that is not an acronym, a Roman numeral after a name, nor in a headline."""
+    if token.shape != "upper" or token.in_caps_block or ctx.allowed(token.text):
+        return False
+    if is_acronym(token.text):
+        return False
+    return not (is_roman_numeral(token.text) and token.after_name)
+
+
+@register
+class InconsistentNameCase(Rule):
+    """Catches a name written in two different cases in the same document.
+
+    Bad: ``Lula met the press on Monday. … LULA said the deal was fair.`` /
+    ``McDonald said … Mcdonald added …``
+    Good: ``Lula met the press on Monday. … Lula said the deal was fair.``
+
+    The spelling the document uses mid-sentence wins; capitals by position (sentence start),
+    headlines, datelines, known acronyms and Roman numerals after a name ("Louis XIV") are left alone.
+    """
+
+    code = "C001"
+    slug = "inconsistent-name-case"
+    severity = Severity.WARNING
+    summary = "A name in conflicting case within one document ('XI' vs 'Xi')."
+
+    def check(self, doc: Document, ctx: RuleContext) -> Iterator[Finding]:
+        casing = _casing(doc)
+        for key, tokens in casing.by_key.items():
+            spelling = casing.name_spelling(key)
+            if spelling is None or ctx.allowed(spelling):
+                continue
+            counts = casing.spellings(key)
+            for token in tokens:
+                if token.text == spelling or ctx.allowed(token.text):
+                    continue
+                if token.shape == "upper" and suspicious_caps(token, ctx):
+                    reason = "in capitals"
+                elif self._lost_inner_capital(token, spelling, counts):
+                    reason = "with different capitals"
+                else:
+                    continue
+                yield self.finding(
+                    token.start,
+                    token.end,
+                    f"'{token.text}' is written {reason} here but '{spelling}' elsewhere in the document.",
+                    suggestion=spelling,
+                )
+
+    def _lost_inner_capital(self, token: Token, spelling: str, counts: Counter[str]) -> bool:
+        """'Mcdonald' where the document writes 'McDonald' more often (or the reverse).
+
+        One 'Beacon' against one 'BeAcon' may be two words (an operation and a surname): only
+        a clear majority spelling is evidence.
+        """
+        if token.shape not in ("title", "mixed") or token.in_caps_block:
+            return False
+        if counts[spelling] < 2 or counts[spelling] <= counts[token.text]:
+            return False
+        return token.text[0] == spelling[0] and token.text[1:] != spelling[1:]
+
+
+@register
+class UnexpectedAllCaps(Rule):
+    """Catches an ordinary word in capitals that is not an acronym.
+
+    Bad: ``the PRESIDENT will travel to Paris`` / ``officials SAID the plan was final``
+    Good: ``the president will travel to Paris`` / ``the NATO summit`` / ``Pope Benedict XVI``
+
+    A word the document also spells in title case is C001's; headlines, datelines, runs of
+    capitals, words next to a capitalised name ("CARES Act") and known acronyms are left alone.
+    """
+
+    code = "C002"
+    slug = "unexpected-all-caps"
+    severity = Severity.WARNING
+    summary = "An ordinary word set in capitals ('the PRESIDENT said')."
+
+    MIN_ZIPF = 5.0
+
+    def check(self, doc: Document, ctx: RuleContext) -> Iterator[Finding]:
+        casing = _casing(doc)
+        for token in casing.tokens:
+            if not suspicious_caps(token, ctx) or is_roman_numeral(token.text):
+                continue
+            if casing.name_spelling(token.key) is not None:
+                continue  # C001 reports it against the document's spelling
+            if token.beside_name or self._in_brackets(doc.text, token):
+                continue
+            if not self._is_common_word(casing, token):
+                continue
+            yield self.finding(
+                token.start,
+                token.end,
+                f"'{token.text}' is set in capitals but is an ordinary word, not a known acronym.",
+                suggestion=token.text.lower() if not token.positional else token.text.capitalize(),
+            )
+
+    def _is_common_word(self, casing: DocumentCasing, token: Token) -> bool:
+        """A word the document writes in lower case, or one too frequent to be a rare name.
+
+        wordfreq has no case, so a moderate frequency does not tell 'music' from 'Lisa' (or the
+        LISA space antenna): only the very frequent words count without evidence in the text.
+        """
+        if len(token.text) <= 3:
+            return token.text in SHORT_COMMON_WORDS
+        lower_elsewhere = any(t.shape == "lower" for t in casing.by_key.get(token.key, ()))
+        return lower_elsewhere or zipf_frequency(token.key, "en") >= self.MIN_ZIPF
+
+    def _in_brackets(self, text: str, token: Token) -> bool:
+        """'(MUSIC)', '[LAUGHTER]': a transcript's stage direction."""
+        return text[token.start - 1 : token.start] in "([" and text[token.end : token.end + 1] in ")]"

@@ -1,0 +1,165 @@
+"""Casing rules C001–C002 on documents written for these tests."""
+
+from __future__ import annotations
+
+import pytest
+
+from mtcheck.document import Document
+from mtcheck.findings import Finding, Severity
+from mtcheck.rules.base import Rule, RuleContext, all_rules
+from mtcheck.rules.casing import InconsistentNameCase, UnexpectedAllCaps, is_roman_numeral
+
+# The first sentence of a document is treated as headline and lead, so each test starts with one.
+LEAD = "Talks on the new trade pact resumed in the capital on Monday.\n\n"
+
+
+def run(rule: Rule, text: str, allow: tuple[str, ...] = ()) -> list[Finding]:
+    findings = list(rule.check(Document.parse(text), RuleContext(frozenset(allow))))
+    for f in findings:
+        assert 0 <= f.start <= f.end <= len(text)
+        assert f.code == rule.code
+    return findings
+
+
+def spans(rule: Rule, text: str, allow: tuple[str, ...] = ()) -> list[str]:
+    return [text[f.start : f.end] for f in run(rule, text, allow)]
+
+
+def test_rules_are_registered_with_metadata() -> None:
+    registry = all_rules()
+    for code, slug in [("C001", "inconsistent-name-case"), ("C002", "unexpected-all-caps")]:
+        cls = registry[code]
+        assert cls.slug == slug
+        assert isinstance(cls.severity, Severity)
+        assert "Bad:" in cls.description() and "Good:" in cls.description()
+
+
+# C001 inconsistent-name-case --------------------------------------------------------------
+
+
+def test_c001_flags_all_caps_variant_of_a_name_even_when_it_is_the_majority() -> None:
+    text = LEAD + (
+        "The delegation met President Lula in the morning. "
+        "LULA said the pact was fair. Later LULA left for the airport. LULA did not comment."
+    )
+    findings = run(InconsistentNameCase(), text)
+    assert [text[f.start : f.end] for f in findings] == ["LULA", "LULA", "LULA"]
+    assert all(f.suggestion == "Lula" for f in findings)
+
+
+def test_c001_flags_lost_inner_capital() -> None:
+    text = LEAD + (
+        "Senator McAllister opposed the deal. Aides to McAllister said so twice. "
+        "Mcallister later softened his tone."
+    )
+    findings = run(InconsistentNameCase(), text)
+    assert [text[f.start : f.end] for f in findings] == ["Mcallister"]
+    assert findings[0].suggestion == "McAllister"
+
+
+def test_c001_single_mixed_against_single_title_is_not_evidence() -> None:
+    # "Operation Beacon" and a family named "BeAcon" may both be right: one each proves nothing.
+    text = LEAD + "The task force was called Operation Beacon after the late Anna BeAcon. Nothing else."
+    assert spans(InconsistentNameCase(), text) == []
+
+
+def test_c001_sentence_initial_capitals_are_not_conflicts() -> None:
+    text = LEAD + "The ministers met. They said the talks went well. the end came later."
+    assert spans(InconsistentNameCase(), text) == []
+
+
+def test_c001_known_acronym_is_not_flagged() -> None:
+    text = LEAD + "Officials from Nato met. NATO said the exercise would go ahead."
+    assert spans(InconsistentNameCase(), text) == []
+
+
+def test_c001_roman_numeral_after_a_name_is_fine() -> None:
+    text = LEAD + "Premier Xi met the press. The museum shows a portrait of Louis XI in the hall."
+    assert spans(InconsistentNameCase(), text) == []
+
+
+def test_c001_roman_numeral_after_a_title_is_still_the_name() -> None:
+    text = LEAD + "Reporters asked Xi about trade. Later President XI answered."
+    assert spans(InconsistentNameCase(), text) == ["XI"]
+
+
+def test_c001_headline_in_capitals_is_left_alone() -> None:
+    text = "LULA WINS THE VOTE IN BRASILIA\n\nVoters backed Lula on Sunday. The count ended late at night."
+    assert spans(InconsistentNameCase(), text) == []
+
+
+def test_c001_dateline_in_capitals_is_left_alone() -> None:
+    text = LEAD + "LIMA (Reuters) - Officials in Lima said the port would reopen on Friday."
+    assert spans(InconsistentNameCase(), text) == []
+
+
+def test_c001_no_title_case_evidence_no_flag() -> None:
+    text = LEAD + "ORTEGA said the pact was fair. ORTEGA left."
+    assert spans(InconsistentNameCase(), text) == []
+
+
+def test_c001_respects_allowlist() -> None:
+    text = LEAD + "Voters backed Lula on Sunday. LULA thanked them."
+    assert spans(InconsistentNameCase(), text, allow=("LULA",)) == []
+
+
+# C002 unexpected-all-caps -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "sentence, expected",
+    [
+        ("Officials said the PRESIDENT would travel to the coast.", ["PRESIDENT"]),
+        ("The minister SAID the pact was final.", ["SAID"]),
+        ("She signed THE agreement in the evening.", ["THE"]),
+        ("The council will REVIEW the budget, and the review is due soon.", ["REVIEW"]),
+    ],
+)
+def test_c002_flags_ordinary_word_in_capitals(sentence: str, expected: list[str]) -> None:
+    assert spans(UnexpectedAllCaps(), LEAD + sentence) == expected
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "The NATO summit opened in the afternoon.",
+        "The US and the UN agreed on the text.",
+        "The CEO of the firm resigned.",
+        "COVID cases fell for a third week.",
+        "A portrait of Queen Elizabeth II hangs in the hall.",
+        "Stocks fell after the CARES Act expired.",
+        "The audience laughed. (LAUGHTER) The speaker went on.",
+        "The LIGO detector recorded a signal.",
+        "The talks were ANGRY AND LONG, one delegate wrote.",
+        "The FBI and the DHS declined to comment.",
+        "The XKCD strip was shared widely.",
+    ],
+)
+def test_c002_leaves_acronyms_numerals_and_names_alone(sentence: str) -> None:
+    assert spans(UnexpectedAllCaps(), LEAD + sentence) == []
+
+
+def test_c002_defers_to_c001_when_the_document_spells_the_name() -> None:
+    text = LEAD + "Voters backed Lula on Sunday. Later LULA thanked them."
+    assert spans(UnexpectedAllCaps(), text) == []
+    assert spans(InconsistentNameCase(), text) == ["LULA"]
+
+
+def test_c002_first_sentence_is_headline_typography() -> None:
+    assert spans(UnexpectedAllCaps(), "Villagers saw a BEAR near the school on Friday.") == []
+
+
+def test_c002_suggests_lower_case_mid_sentence_and_capitalised_at_start() -> None:
+    text = LEAD + "Officials said the PRESIDENT would travel. PRESIDENT or not, he stayed home."
+    findings = run(UnexpectedAllCaps(), text)
+    assert [f.suggestion for f in findings] == ["president", "President"]
+
+
+def test_c002_respects_allowlist() -> None:
+    text = LEAD + "Officials said the PRESIDENT would travel."
+    assert spans(UnexpectedAllCaps(), text, allow=("PRESIDENT",)) == []
+
+
+def test_is_roman_numeral() -> None:
+    assert is_roman_numeral("XIV") and is_roman_numeral("II") and is_roman_numeral("XI")
+    assert not is_roman_numeral("IIII") and not is_roman_numeral("LULA") and not is_roman_numeral("")

@@ -1,0 +1,282 @@
+"""Repetition rules R001–R004 on sentences written for these tests."""
+
+from __future__ import annotations
+
+import pytest
+
+from mtcheck.document import Document
+from mtcheck.findings import Finding, Severity
+from mtcheck.rules.base import Rule, RuleContext, all_rules
+from mtcheck.rules.repetition import (
+    DuplicateSentence,
+    NearDuplicateSentence,
+    RepeatedCoordinatedPhrase,
+    RepeatedWord,
+    is_comparative,
+)
+
+
+def run(rule: Rule, text: str, allow: tuple[str, ...] = ()) -> list[Finding]:
+    findings = list(rule.check(Document.parse(text), RuleContext(frozenset(allow))))
+    for f in findings:
+        assert 0 <= f.start <= f.end <= len(text)
+        assert f.code == rule.code
+    return findings
+
+
+def spans(rule: Rule, text: str, allow: tuple[str, ...] = ()) -> list[str]:
+    return [text[f.start : f.end] for f in run(rule, text, allow)]
+
+
+def test_rules_are_registered_with_metadata() -> None:
+    registry = all_rules()
+    for code, slug in [
+        ("R001", "duplicate-sentence"),
+        ("R002", "near-duplicate-sentence"),
+        ("R003", "repeated-word"),
+        ("R004", "repeated-coordinated-phrase"),
+    ]:
+        cls = registry[code]
+        assert cls.slug == slug
+        assert isinstance(cls.severity, Severity)
+        assert "Bad:" in cls.description() and "Good:" in cls.description()
+
+
+# R001 duplicate-sentence ------------------------------------------------------------------
+
+DUPLICATE = (
+    "The harbour reopened after the storm passed.\n"
+    "Fishing boats returned by noon.\n"
+    "The harbour reopened after the storm passed."
+)
+
+
+def test_r001_flags_second_occurrence_with_line_of_first() -> None:
+    findings = run(DuplicateSentence(), DUPLICATE)
+    assert len(findings) == 1
+    f = findings[0]
+    assert DUPLICATE[f.start : f.end] == "The harbour reopened after the storm passed."
+    assert f.start == DUPLICATE.rindex("The harbour")
+    assert "line 1" in f.message
+
+
+def test_r001_ignores_case_punctuation_and_spacing() -> None:
+    text = "Rain is expected across the north tonight. Winds will ease. RAIN is expected  across the north, tonight!"
+    assert spans(DuplicateSentence(), text) == ["RAIN is expected  across the north, tonight!"]
+
+
+def test_r001_short_sentences_may_repeat() -> None:
+    assert spans(DuplicateSentence(), "Thank you all. The vote passed. Thank you all.") == []
+
+
+def test_r001_distinct_sentences_are_not_flagged() -> None:
+    text = "The bridge closed on Monday for repairs. The bridge reopened on Friday after repairs."
+    assert spans(DuplicateSentence(), text) == []
+
+
+def test_r001_third_copy_also_points_at_first() -> None:
+    sentence = "Officials counted the ballots twice over."
+    text = f"{sentence}\n\nNo fraud was found anywhere.\n\n{sentence}\n\n{sentence}"
+    findings = run(DuplicateSentence(), text)
+    assert len(findings) == 2
+    assert all("line 1" in f.message for f in findings)
+
+
+def test_r001_respects_allowlist() -> None:
+    text = "Stay tuned for more updates here. Markets fell. Stay tuned for more updates here."
+    assert spans(DuplicateSentence(), text, allow=("Stay tuned for more updates here.",)) == []
+
+
+# R002 near-duplicate-sentence -------------------------------------------------------------
+
+NEAR_A = "The regional council said the new road would open to traffic next spring."
+NEAR_B = "The regional council said that the new road will open to traffic next spring."
+
+
+def test_r002_flags_near_copy() -> None:
+    text = f"{NEAR_A} Residents welcomed the plan. {NEAR_B}"
+    findings = run(NearDuplicateSentence(), text)
+    assert [text[f.start : f.end] for f in findings] == [NEAR_B]
+    assert findings[0].score is not None and findings[0].score >= 0.85
+
+
+def test_r002_leaves_exact_copies_to_r001() -> None:
+    assert spans(NearDuplicateSentence(), f"{NEAR_A} {NEAR_A}") == []
+
+
+def test_r002_different_sentences_with_shared_words_pass() -> None:
+    text = (
+        "The regional council said the new road would open to traffic next spring. "
+        "The regional council rejected the plan for a new rail line along the coast."
+    )
+    assert spans(NearDuplicateSentence(), text) == []
+
+
+def test_r002_short_sentences_are_ignored() -> None:
+    assert spans(NearDuplicateSentence(), "There is no sign of it. There is no sign of that.") == []
+
+
+def test_r002_flags_across_paragraphs() -> None:
+    text = (
+        "Heavy rain flooded several streets in the old town overnight, officials said.\n\n"
+        "Schools stayed open.\n\n"
+        "Heavy rains flooded several streets in the old town overnight, the officials said."
+    )
+    assert len(run(NearDuplicateSentence(), text)) == 1
+
+
+def test_r002_respects_allowlist() -> None:
+    text = f"{NEAR_A} {NEAR_B}"
+    assert spans(NearDuplicateSentence(), text, allow=(NEAR_B,)) == []
+
+
+# R003 repeated-word -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("The talks between the the two sides stalled.", [" the"]),
+        ("A report of of the committee was leaked.", [" of"]),
+        ("The The committee met on Tuesday.", [" The"]),
+        ("Prices rose in in March and fell in April.", [" in"]),
+    ],
+)
+def test_r003_flags_doubled_word(text: str, expected: list[str]) -> None:
+    findings = run(RepeatedWord(), text)
+    assert [text[f.start : f.end] for f in findings] == expected
+    assert all(f.suggestion == "" for f in findings)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "She had had enough of the delays.",
+        "He argued that that decision was wrong.",
+        "The score was 10 10 at the break.",
+        "They waved bye bye to the crowd.",
+        "The team flew to Walla Walla on Friday.",
+        "The vote, the count, the result: all were challenged.",
+        "What the problem is is a lack of money.",
+        "Officers led by General K K Rao arrived.",
+    ],
+)
+def test_r003_allows_legitimate_doubles(text: str) -> None:
+    assert spans(RepeatedWord(), text) == []
+
+
+def test_r003_span_is_second_word_with_space() -> None:
+    text = "We saw the\nthe river rise."
+    (f,) = run(RepeatedWord(), text)
+    assert text[f.start : f.end] == "\nthe"
+    assert f.start == text.index("the") + 3
+
+
+def test_r003_respects_allowlist() -> None:
+    assert spans(RepeatedWord(), "They sang the the song.", allow=("the",)) == []
+
+
+# R004 repeated-coordinated-phrase ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("The two countries stayed loyal through thick and thick.", ["thick"]),
+        ("The border was long, hot and hot in summer.", ["hot"]),
+        ("Delegates from Chile, Peru and Chile signed the pact.", ["Chile"]),
+        ("You can pay by cash or cash at the desk.", ["cash"]),
+        ("The plan was bold and new, or bold and new at least on paper.", ["bold and new"]),
+        ("Voters wanted clean water and clean water alone.", ["clean water"]),
+        ("The ministry invited Spain, France, and Spain.", ["Spain"]),
+    ],
+)
+def test_r004_flags_repeated_conjunct(text: str, expected: list[str]) -> None:
+    assert spans(RepeatedCoordinatedPhrase(), text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "The alarm rang again and again during the night.",
+        "More and more families are leaving the valley.",
+        "The crowd grew bigger and bigger as the day went on.",
+        "Prices climbed higher and higher through the winter.",
+        "She has lived there for years and years.",
+        "The two candidates are neck and neck in the polls.",
+        "They talked and talked until dawn.",
+        "He put two and two together.",
+        "Exports to Chile, Peru and Chile's neighbours rose.",
+        "The rate rose from 3 and 3 percent.",
+    ],
+)
+def test_r004_allows_reduplicative_idioms(text: str) -> None:
+    assert spans(RepeatedCoordinatedPhrase(), text) == []
+
+
+def test_r004_message_names_the_conjunction() -> None:
+    (f,) = run(RepeatedCoordinatedPhrase(), "The soup was thin and thin.")
+    assert "'and'" in f.message and "thin" in f.message
+
+
+def test_r004_respects_allowlist() -> None:
+    assert spans(RepeatedCoordinatedPhrase(), "It was thin and thin.", allow=("thin",)) == []
+
+
+def test_is_comparative() -> None:
+    assert is_comparative("bigger") and is_comparative("easier") and is_comparative("closer")
+    assert not is_comparative("water") and not is_comparative("thin")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "He met the mayor, the judge and the mayor of the next town.",
+        "Reporters from Chile, Peru and Chile Daily attended.",
+    ],
+)
+def test_r004_list_item_that_goes_on_is_not_a_repeat(text: str) -> None:
+    assert spans(RepeatedCoordinatedPhrase(), text) == []
+
+
+def test_r002_candidate_filter_loses_no_pair_against_brute_force() -> None:
+    import difflib
+    import random
+
+    rng = random.Random(7)
+    vocabulary = "river town council bridge road storm harbour market school farmer the a of to in".split()
+    base = [[rng.choice(vocabulary) for _ in range(rng.randint(8, 14))] for _ in range(12)]
+    sentences = []
+    for words in base:
+        sentences.append(words)
+        mutated = list(words)
+        mutated[rng.randrange(len(mutated))] = rng.choice(vocabulary)
+        sentences.append(mutated)
+    text = " ".join(" ".join(words).capitalize() + "." for words in sentences)
+    doc = Document.parse(text)
+    rule = NearDuplicateSentence()
+    expected = set()
+    tokens = [[w.text.lower() for w in s.words] for s in doc.sentences]
+    for j, later in enumerate(tokens):
+        if any(
+            other != later and difflib.SequenceMatcher(None, other, later, autojunk=False).ratio() >= rule.THRESHOLD
+            for other in tokens[:j]
+        ):
+            expected.add(doc.sentences[j].start)
+    assert expected, "the generator should produce near-duplicates"
+    assert {f.start for f in rule.check(doc, RuleContext())} == expected
+
+
+def test_r004_clauses_separated_by_commas_are_not_a_list() -> None:
+    text = "As you can see, the image is a little blurred, and you can see that the waves spread."
+    assert spans(RepeatedCoordinatedPhrase(), text) == []
+
+
+def test_r004_list_after_an_introductory_clause() -> None:
+    text = "After months of hard talks in the capital, Chile, Peru and Chile signed."
+    assert spans(RepeatedCoordinatedPhrase(), text) == ["Chile"]
+
+
+def test_r004_parallel_adverbials_are_not_a_repeated_item() -> None:
+    text = "The chain folds into any shape, so in this case, a ring, or in this case, two cubes."
+    assert spans(RepeatedCoordinatedPhrase(), text) == []
