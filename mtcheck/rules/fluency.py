@@ -218,7 +218,7 @@ class FluencyModel:
                 z = self.sentence_z(words)
                 fluency = self.thresholds.fluency(z)
                 scores.append(SentenceScore(sentence.start, sentence.end, fluency))
-                if words and z >= self.thresholds.sentence_flag_z:
+                if words and z > self.thresholds.sentence_flag_z:
                     findings.append(
                         self.sentence_rule.finding(
                             sentence.start,

