@@ -107,9 +107,18 @@ def check(files, fmt, output, color, config_path, select, ignore, fail_on, no_lm
 
 
 def run_checker(config: Config, texts: list[tuple[str, str]]):
+    """Check every text; a progress bar on stderr when it is a terminal and there are several files."""
     from mtcheck.pipeline import Checker
 
-    return Checker(config).check_many(texts)
+    checker = Checker(config)
+    if len(texts) < 2 or not sys.stderr.isatty():
+        return checker.check_many(texts)
+    from rich.console import Console
+    from rich.progress import Progress
+
+    with Progress(console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task("checking", total=len(texts))
+        return checker.check_many(texts, progress=lambda n: bar.advance(task, n))
 
 
 def render_report(report, fmt: str, color: bool | None, output: Path | None) -> str:
@@ -187,3 +196,14 @@ def calibrate(files, output, span_rate, sentence_rate, model, gguf_file, device)
 
     write_atomic(output, json.dumps(asdict(thresholds), indent=1) + "\n")
     click.echo(f"mtcheck: wrote {output} ({thresholds.clean_sentences} clean sentences)", err=True)
+
+
+def _register_subcommands() -> None:
+    from mtcheck.commands.gate import gate
+    from mtcheck.commands.serve import serve
+
+    main.add_command(gate)
+    main.add_command(serve)
+
+
+_register_subcommands()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from mtcheck.config import Config
 from mtcheck.document import Document
@@ -33,13 +33,28 @@ class Checker:
     def check(self, text: str, source: str = "-") -> Report:
         return self.check_many([(text, source)])
 
-    def check_many(self, items: Iterable[tuple[str, str]]) -> Report:
-        documents = [Document.parse(text, source) for text, source in items]
-        reports = [self._heuristics(doc) for doc in documents]
-        if self.config.lm and self.fluency is not None:
-            self._add_fluency(reports)
-        for report in reports:
-            report.findings = merge_overlapping(self._configure(report.document, report.findings))
+    def check_many(
+        self,
+        items: Iterable[tuple[str, str]],
+        progress: Callable[[int], None] | None = None,
+        chunk_size: int = 32,
+    ) -> Report:
+        """Check (text, source) pairs; the LM batches across each chunk of documents.
+
+        ``progress`` is called with the number of documents finished after each chunk.
+        """
+        items = list(items)
+        reports: list[DocumentReport] = []
+        for begin in range(0, len(items), chunk_size):
+            chunk = [Document.parse(text, source) for text, source in items[begin : begin + chunk_size]]
+            chunk_reports = [self._heuristics(doc) for doc in chunk]
+            if self.config.lm and self.fluency is not None:
+                self._add_fluency(chunk_reports)
+            for report in chunk_reports:
+                report.findings = merge_overlapping(self._configure(report.document, report.findings))
+            reports.extend(chunk_reports)
+            if progress is not None:
+                progress(len(chunk))
         return Report(reports)
 
     def _heuristics(self, doc: Document) -> DocumentReport:

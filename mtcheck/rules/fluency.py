@@ -289,8 +289,51 @@ class FluencyModel:
         return best
 
 
+CONFUSION_SETS = (
+    ("in", "on", "at", "of", "for", "to", "with", "by", "from", "about"),
+    ("a", "an", "the"),
+    ("is", "are", "was", "were"),
+    ("has", "have", "had"),
+    ("this", "these", "that", "those"),
+)
+CONFUSABLE = {word: group for group in CONFUSION_SETS for word in group}
+MIN_ALTERNATIVE_ZIPF = 3.0
+
+
+def inflections(word: str) -> set[str]:
+    """Frequent inflectional neighbours of a lowercase word ("silence" -> "silencing", "silenced", …)."""
+    stems = {word}
+    for suffix in ("ing", "ed", "es", "s"):
+        if word.endswith(suffix) and len(word) > len(suffix) + 2:
+            stem = word[: -len(suffix)]
+            stems |= {stem, stem + "e"}
+    forms = set()
+    for stem in stems:
+        base = stem[:-1] if stem.endswith("e") else stem
+        forms |= {stem, stem + "s", base + "ing", base + "ed", stem + "es"}
+    return forms - {word}
+
+
+def alternatives(word: str) -> list[str]:
+    from wordfreq import zipf_frequency
+
+    lowered = word.lower()
+    if word != lowered:
+        return []
+    if lowered in CONFUSABLE:
+        candidates = set(CONFUSABLE[lowered])
+    else:
+        candidates = inflections(lowered) if len(lowered) >= 4 else set()
+    candidates.discard(lowered)
+    return sorted(c for c in candidates if zipf_frequency(c, "en") >= MIN_ALTERNATIVE_ZIPF)
+
+
 def span_edits(text: str, words: Sequence[Word], offset: int) -> Iterator[tuple[str, int]]:
-    """Small edits of a span: (edited span text, number of words removed)."""
+    """Small edits of a span: (edited span text, number of words removed).
+
+    Drop one word, swap two neighbours, or put a frequent alternative in one word's place
+    (a confusable function word or an inflection of the same stem).
+    """
     span = text[offset : words[-1].end]
     for i, word in enumerate(words):
         a, b = word.start - offset, word.end - offset
@@ -304,3 +347,7 @@ def span_edits(text: str, words: Sequence[Word], offset: int) -> Iterator[tuple[
         a, b = w1.start - offset, w2.end - offset
         middle = text[w1.end : w2.start]
         yield span[:a] + w2.text + middle + w1.text + span[b:], 0
+    for word in words:
+        a, b = word.start - offset, word.end - offset
+        for alternative in alternatives(word.text):
+            yield span[:a] + alternative + span[b:], 0

@@ -1,0 +1,381 @@
+"""``mtcheck gate``: pass or fail a whole translated corpus in CI, with the evidence.
+
+Exit codes: 0 the gate passed, 1 it failed (every reason is listed), 2 usage or input error.
+Only click and the standard library are imported here; the checker, sacrebleu and rich are
+imported when the command runs.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+GATE_FORMATS = ("text", "json", "jsonl", "sarif", "github", "junit", "markdown")
+EXTENSIONS = {
+    ".txt": "text", ".json": "json", ".jsonl": "jsonl", ".sarif": "sarif",
+    ".log": "github", ".xml": "junit", ".md": "markdown",
+}
+EXIT_PASS, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
+
+
+def _fail(message: str) -> None:
+    """One line on stderr, exit 2 (same wording as the rest of the CLI)."""
+    click.echo(f"mtcheck: error: {message}", err=True)
+    sys.exit(EXIT_USAGE)
+
+
+# The shared --select/--ignore/--config/--fail-on and LM options, declared here rather than
+# imported from mtcheck.cli: cli imports this module to register the command, and importing
+# back from a half-initialised cli would fail.
+_OPTIONS = [
+    click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+                 help="mtcheck.toml or pyproject.toml to use instead of discovery."),
+    click.option("--select", default=None, help="Comma-separated rule codes or prefixes to run (e.g. Q,R001)."),
+    click.option("--ignore", default=None, help="Comma-separated rule codes or prefixes to skip."),
+    click.option("--no-lm", "no_lm", is_flag=True, help="Heuristic rules only (fast; never loads torch)."),
+    click.option("--model", default=None, help="Hugging Face causal LM name or local folder (default: packaged SmolLM2-135M)."),
+    click.option("--gguf-file", default=None, help="GGUF file name inside --model's folder."),
+    click.option("--device", type=click.Choice(["auto", "cpu", "cuda", "mps"]), default=None, help="Where the LM runs."),
+    click.option("--thresholds", "thresholds_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+                 help="Fluency thresholds written by `mtcheck calibrate`."),
+]
+
+
+def _shared_options(function):
+    for option in reversed(_OPTIONS):
+        function = option(function)
+    return function
+
+
+@click.command("gate", context_settings={"help_option_names": ["-h", "--help"]})
+@click.argument("inputs", nargs=-1)
+@click.option("--hyp", type=click.Path(dir_okay=False), default=None,
+              help="Line-aligned hypothesis file (one segment per line, as sacrebleu reads it).")
+@click.option("--src", type=click.Path(dir_okay=False), default=None, help="Line-aligned source file for --hyp.")
+@click.option("--ref", "refs", type=click.Path(dir_okay=False), multiple=True,
+              help="Line-aligned reference file for --hyp (repeat for several references).")
+@click.option("--text-field", default="text", show_default=True, help="JSONL key / table column holding the translation.")
+@click.option("--id-field", default=None, help="Key / column of the segment id [default: 'id' when present, else the line number].")
+@click.option("--doc-field", default=None, help="Key / column of the document id: segments sharing it are checked together.")
+@click.option("--src-field", default=None, help="Key / column of the source text.")
+@click.option("--ref-field", "ref_fields", multiple=True, help="Key / column of a reference (repeat for several).")
+@click.option("--max-flag-rate", type=click.FloatRange(min=0), default=None,
+              help="Fail above this many warning/error findings per 100 sentences.")
+@click.option("--fail-on", type=click.Choice(["info", "warning", "error"], case_sensitive=False), default=None,
+              help="Fail on any finding at or above this severity [default, when no other threshold is given: "
+                   "the config's fail-on, else warning].")
+@click.option("--max-findings", type=click.IntRange(min=0), default=None, help="Fail above this many findings (any severity).")
+@click.option("--min-chrf", type=click.FloatRange(0, 100), default=None, help="Fail below this corpus chrF (needs references).")
+@click.option("--min-bleu", type=click.FloatRange(0, 100), default=None, help="Fail below this corpus BLEU (needs references).")
+@click.option("--min-fluency", type=click.FloatRange(0, 1), default=None,
+              help="Fail below this mean document fluency (needs the language model).")
+@click.option("--format", "fmt", type=click.Choice(GATE_FORMATS), default=None,
+              help="Also write the findings in this format, with the gate summary added [default: from --output's extension].")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write the --format report to a file (atomically) instead of standard output.")
+@click.option("--color/--no-color", default=None, help="Colour the terminal summary [default: when it goes to a terminal].")
+@click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Result cache folder [default: $MTCHECK_CACHE/results, else ~/.cache/mtcheck/results].")
+@click.option("--no-cache", is_flag=True, help="Neither read nor write cached results.")
+@click.option("-j", "--jobs", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Processes for the heuristic rules (with --no-lm).")
+@click.option("--progress", "show_progress", is_flag=True, help="Show a progress bar even when stderr is not a terminal.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar and no summary; only the exit code and --format output.")
+@_shared_options
+def gate(
+    inputs, hyp, src, refs, text_field, id_field, doc_field, src_field, ref_fields,
+    max_flag_rate, fail_on, max_findings, min_chrf, min_bleu, min_fluency,
+    fmt, output, color, cache_dir, no_cache, jobs, show_progress, quiet,
+    config_path, select, ignore, no_lm, model, gguf_file, device, thresholds_path,
+) -> None:
+    """Check a translated corpus and pass or fail it against thresholds.
+
+    INPUTS are folders (every .txt/.md file inside is one document), globs, text files, or
+    JSONL/TSV/CSV files with one segment per line or row. For sacrebleu-style line-aligned files
+    use --hyp (with --src and --ref). Exit code 0: passed, 1: failed, 2: usage or input error.
+    """
+    from mtcheck.cli import build_config
+    from mtcheck.errors import MtcheckError
+    from mtcheck.findings import Severity
+    from mtcheck.gate import Thresholds
+
+    if hyp and inputs:
+        _fail("give either INPUTS or --hyp, not both")
+    if not hyp and not inputs:
+        _fail("nothing to check: give a folder, files or a glob, or --hyp FILE")
+    if (src or refs) and not hyp:
+        _fail("--src and --ref go with --hyp (for JSONL/TSV/CSV use --src-field and --ref-field)")
+    if fmt is None and output is not None:
+        fmt = EXTENSIONS.get(output.suffix.lower())
+        if fmt is None:
+            _fail(f"cannot tell the format of {output} from its extension; give --format")
+
+    config = build_config(config_path, select, ignore, fail_on, no_lm, model, gguf_file, device, thresholds_path)
+    uses_lm = bool(config.lm and config.enabled("F"))
+    if min_fluency is not None and not uses_lm:
+        _fail("--min-fluency needs the language model (drop --no-lm and keep the F rules selected)")
+    explicit = (max_flag_rate, max_findings, min_chrf, min_bleu, min_fluency)
+    thresholds = Thresholds(
+        max_flag_rate=max_flag_rate,
+        # Like `check`: with no threshold at all, any finding at or above fail-on fails the gate.
+        fail_on=Severity.parse(fail_on) if fail_on else (config.fail_on if all(v is None for v in explicit) else None),
+        max_findings=max_findings,
+        min_chrf=min_chrf,
+        min_bleu=min_bleu,
+        min_fluency=min_fluency,
+    )
+
+    try:
+        corpus = _read(inputs, hyp, src, refs, text_field, id_field, doc_field, src_field, ref_fields)
+        if (min_chrf is not None or min_bleu is not None) and not corpus.has_refs:
+            _fail("--min-chrf/--min-bleu need references: --ref with --hyp, or --ref-field")
+        run = _run(corpus, config, cache_dir, no_cache, jobs, (show_progress or sys.stderr.isatty()) and not quiet)
+        summary = _summarize(run, thresholds)
+        report_color = (sys.stdout.isatty() if color is None else color) and output is None
+        rendered = render_with_gate(run, summary, fmt, color=report_color) if fmt else None
+    except MtcheckError as exc:
+        _fail(str(exc))
+    except Exception as exc:  # the LM layer's own errors (model not installed, bad device)
+        from mtcheck.lm.models import LMError
+
+        if isinstance(exc, LMError):
+            _fail(str(exc))
+        raise
+
+    if rendered is not None:
+        _emit(rendered, output)
+    report_on_stdout = fmt is not None and output is None
+    # The text format already ends with the summary; other reports on stdout push it to stderr.
+    if not quiet and not (fmt == "text" and report_on_stdout):
+        _print_summary(summary, to_stderr=report_on_stdout, color=color)
+    sys.exit(EXIT_PASS if summary["passed"] else EXIT_FAIL)
+
+
+def _read(inputs, hyp, src, refs, text_field, id_field, doc_field, src_field, ref_fields):
+    from mtcheck.corpus import FieldNames, read_aligned, read_corpus
+
+    if hyp:
+        return read_aligned(hyp, src, refs)
+    names = FieldNames(text=text_field, id=id_field, doc=doc_field, src=src_field, refs=tuple(ref_fields))
+    return read_corpus(inputs, names)
+
+
+def _run(corpus, config, cache_dir, no_cache, jobs, show_progress):
+    from mtcheck.cache import ResultCache, default_cache_dir, namespace_for
+    from mtcheck.gate import run_gate
+
+    cache = None if no_cache else ResultCache(cache_dir or default_cache_dir(), namespace_for(config))
+    if not show_progress:
+        return run_gate(corpus, config, cache=cache, jobs=jobs)
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    from mtcheck.corpus import build_documents
+
+    total = len(build_documents(corpus.segments))
+    columns = (TextColumn("checking"), BarColumn(), MofNCompleteColumn(), TextColumn("documents"),
+               TimeElapsedColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task("check", total=total)
+        return run_gate(corpus, config, cache=cache, jobs=jobs, progress=lambda n: bar.advance(task, n))
+
+
+def _summarize(run, thresholds) -> dict[str, Any]:
+    from mtcheck.gate import summarize
+
+    metrics = chrf = None
+    if run.corpus.has_refs:
+        from mtcheck.metrics import corpus_metrics, segment_chrf
+
+        hypotheses = [s.text for s in run.corpus.segments]
+        references = [[s.refs[k] for s in run.corpus.segments] for k in range(run.corpus.ref_count)]
+        metrics = corpus_metrics(hypotheses, references)
+        chrf = segment_chrf(hypotheses, references)
+    return summarize(run, thresholds, metrics=metrics, chrf=chrf)
+
+
+def _emit(rendered: str, output: Path | None) -> None:
+    if output is None:
+        click.echo(rendered, nl=not rendered.endswith("\n"))
+        return
+    from mtcheck.formats import write_atomic
+
+    try:
+        write_atomic(output, rendered)
+    except OSError as exc:
+        _fail(f"{output}: cannot write report: {exc.strerror or exc}")
+
+
+# ------------------------------------------------------------------------------- the summary
+
+
+def summary_text(summary: dict[str, Any], color: bool = False, width: int = 100) -> str:
+    """The human summary: decision and every reason first, then the numbers behind them."""
+    from io import StringIO
+
+    from rich.console import Console
+    from rich.text import Text
+
+    buffer = StringIO()
+    console = Console(file=buffer, width=width, force_terminal=color, no_color=not color,
+                      color_system="standard" if color else None, highlight=False, emoji=False, markup=False,
+                      soft_wrap=True)  # a reason is one line, even in a narrow CI log
+    passed = summary["passed"]
+    console.print(Text(f"mtcheck gate: {'PASSED' if passed else 'FAILED'}", style="bold green" if passed else "bold red"))
+    for reason in summary["reasons"]:
+        console.print(Text(f"  ✖ {reason}", style="red"))
+    corpus = summary["corpus"]
+    findings = summary["findings"]
+    rows: list[tuple[str, str]] = [
+        ("corpus", ", ".join(_count(corpus[key], key[:-1]) for key in ("files", "documents", "segments", "sentences"))),
+        ("findings", f"{findings['total']}: " + ", ".join(f"{n} {name}" for name, n in findings["by_severity"].items())),
+        ("flag rate", f"{summary['flag_rate']:.2f} warning/error findings per 100 sentences"),
+    ]
+    fluency = summary["fluency"]
+    if fluency is None:
+        rows.append(("fluency", "not measured (language model off)"))
+    else:
+        sentences = fluency.get("sentences") or {}
+        described = ", ".join(f"{k} {sentences[k]:.3f}" for k in ("mean", "p10", "p50", "p90") if k in sentences)
+        rows.append(("fluency", f"documents mean {fluency['documents_mean']:.3f}; sentences {described}"))
+    for metric in (summary["metrics"] or {}).values():
+        rows.append((metric["name"], f"{metric['score']:.2f}  {metric['signature']}"))
+    if summary["cache"] is not None:
+        cache = summary["cache"]
+        rows.append(("cache", f"{cache['hits']} hits, {cache['misses']} misses, {cache['corrupt']} corrupt entries replaced"))
+    speed = summary["segments_per_second"]
+    shown_speed = f"{speed:,.1f}" if speed and speed < 100 else f"{speed:,.0f}" if speed else ""
+    rows.append(("time", f"{summary['seconds']:.2f} s" + (f" ({shown_speed} segments/s)" if speed else "")))
+    if summary["cache"] and summary["cache"]["write_errors"]:
+        rows.append(("cache", f"{summary['cache']['write_errors']} entries could not be written (read-only or full?)"))
+    for label, value in rows:
+        line = Text(f"  {label:<10}", style="bold")
+        line.append(value)
+        console.print(line)
+    if findings["by_code"]:
+        console.print(Text("  by rule", style="bold"))
+        for code, entry in sorted(findings["by_code"].items(), key=lambda item: (-item[1]["count"], item[0])):
+            console.print(Text(f"    {code}  {entry['slug']:<34} {entry['count']:>6}"))
+    if summary["lowest_chrf"]:
+        console.print(Text("  lowest segment chrF", style="bold"))
+        for entry in summary["lowest_chrf"][:5]:
+            console.print(Text(f"    {entry['chrf']:6.2f}  {entry['file']}:{entry['line']}  (id {entry['id']})"))
+    return buffer.getvalue()
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number:,} {noun}" + ("" if number == 1 else "s")
+
+
+def _print_summary(summary: dict[str, Any], to_stderr: bool, color: bool | None) -> None:
+    stream = sys.stderr if to_stderr else sys.stdout
+    if color is None:
+        color = stream.isatty()
+    click.echo(summary_text(summary, color=color), file=stream, nl=False)
+
+
+def gate_markdown(summary: dict[str, Any]) -> str:
+    """A gate section for the top of the Markdown report."""
+    from mtcheck.formats.markdown import cell
+
+    passed = summary["passed"]
+    thresholds = summary["thresholds"]
+    out = [f"## mtcheck gate: {'✅ passed' if passed else '❌ failed'}", ""]
+    out += [f"- ✖ {cell(reason)}" for reason in summary["reasons"]]
+    if summary["reasons"]:
+        out.append("")
+    out += ["| Measure | Value | Threshold |", "| --- | ---: | --- |"]
+    corpus = summary["corpus"]
+    out.append(f"| Segments / sentences | {corpus['segments']} / {corpus['sentences']} | |")
+    out.append(f"| Findings | {summary['findings']['total']} | "
+               + (f"≤ {thresholds['max_findings']}" if "max_findings" in thresholds else "") + " |")
+    out.append(f"| Flag rate per 100 sentences | {summary['flag_rate']:.2f} | "
+               + (f"≤ {thresholds['max_flag_rate']:g}" if "max_flag_rate" in thresholds else "") + " |")
+    if "fail_on" in thresholds:
+        out.append(f"| Findings at or above {thresholds['fail_on']} | "
+                   f"{_at_or_above(summary, thresholds['fail_on'])} | 0 |")
+    fluency = summary["fluency"]
+    if fluency is not None and fluency.get("documents_mean") is not None:
+        out.append(f"| Mean document fluency | {fluency['documents_mean']:.3f} | "
+                   + (f"≥ {thresholds['min_fluency']:g}" if "min_fluency" in thresholds else "") + " |")
+    limits = {"bleu": "min_bleu", "chrf": "min_chrf"}
+    for key, metric in (summary["metrics"] or {}).items():
+        limit = limits.get(key)
+        shown = f"≥ {thresholds[limit]:g}" if limit in thresholds else ""
+        out.append(f"| {cell(metric['name'])} | {metric['score']:.2f} | {shown} |")
+    if summary["metrics"]:
+        out += ["", "Signatures: " + "; ".join(f"`{m['name']}|{m['signature']}`" for m in summary["metrics"].values())]
+    return "\n".join(out) + "\n\n"
+
+
+def _at_or_above(summary: dict[str, Any], severity: str) -> int:
+    from mtcheck.findings import Severity
+
+    floor = Severity.parse(severity)
+    return sum(n for name, n in summary["findings"]["by_severity"].items() if Severity.parse(name) >= floor)
+
+
+def _without_segments(summary: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in summary.items() if k != "segments"}
+
+
+def _junit_with_gate(rendered: str, summary: dict[str, Any]) -> str:
+    import xml.etree.ElementTree as ET
+
+    from mtcheck.formats.base import visible_controls
+
+    root = ET.fromstring(rendered)
+    suite = ET.SubElement(root, "testsuite", name="mtcheck gate", tests="1", failures="0", errors="0", skipped="0", time="0")
+    case = ET.SubElement(suite, "testcase", classname="mtcheck", name="gate", time=str(summary["seconds"]))
+    if not summary["passed"]:
+        suite.set("failures", "1")
+        failure = ET.SubElement(case, "failure", message=visible_controls("; ".join(summary["reasons"])), type="gate")
+        failure.text = visible_controls(summary_text(summary))
+    else:
+        ET.SubElement(case, "system-out").text = visible_controls(summary_text(summary))
+    root.set("tests", str(int(root.get("tests", "0")) + 1))
+    root.set("failures", str(int(root.get("failures", "0")) + (0 if summary["passed"] else 1)))
+    ET.indent(root)
+    return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"
+
+
+def _github_with_gate(rendered: str, summary: dict[str, Any]) -> str:
+    from mtcheck.formats.github import escape_data, escape_property
+
+    if summary["passed"]:
+        line = f"::notice title={escape_property('mtcheck gate passed')}::" + escape_data(
+            f"flag rate {summary['flag_rate']:.2f} per 100 sentences, {summary['findings']['total']} findings"
+        )
+    else:
+        line = f"::error title={escape_property('mtcheck gate failed')}::" + escape_data("\n".join(summary["reasons"]))
+    return rendered + line + "\n"
+
+
+def render_with_gate(run: Any, summary: dict[str, Any], fmt: str, color: bool = False) -> str:
+    """The findings in ``fmt`` with locations in the corpus files, and the gate summary added."""
+    from mtcheck.formats import render
+    from mtcheck.gate import anchored_report
+    from mtcheck.rules.base import all_rules
+
+    rendered = render(anchored_report(run), fmt, rules=all_rules(), color=color)
+    if fmt == "json":
+        data = json.loads(rendered)
+        data["gate"] = summary
+        return json.dumps(data, ensure_ascii=False, indent=2) + "\n"
+    if fmt == "jsonl":
+        return rendered + json.dumps({"gate": summary}, ensure_ascii=False) + "\n"
+    if fmt == "sarif":
+        data = json.loads(rendered)
+        data["runs"][0].setdefault("properties", {})["mtcheckGate"] = _without_segments(summary)
+        return json.dumps(data, ensure_ascii=False, indent=2) + "\n"
+    if fmt == "github":
+        return _github_with_gate(rendered, summary)
+    if fmt == "junit":
+        return _junit_with_gate(rendered, summary)
+    if fmt == "markdown":
+        return gate_markdown(summary) + rendered
+    return rendered + "\n" + summary_text(summary, color=color)
