@@ -13,10 +13,11 @@ from mtcheck.document import Document
 from mtcheck.rules.base import RuleContext
 from mtcheck.rules.fluency import FluencyModel, Thresholds
 
-DELETION_PENALTY_BITS = 4.0  # DESIGN.md: deleting any rare word gains 3-6 bits by itself
-CANDIDATES_PER_100 = 8.0  # windows passed to edit verification per 100 clean sentences
+DELETION_PENALTY_BITS = 2.0  # on top of the deleted word's unigram surprisal (DESIGN.md: 3-6 bits per token)
+CANDIDATES_PER_100 = 5.0  # windows passed to edit verification per 100 clean sentences
 SPAN_FLAGS_PER_100 = 0.3
 SENTENCE_FLAGS_PER_100 = 0.3
+NOTICES_PER_100 = 1.0  # info-level flags of each fluency rule
 MIN_VERIFY_MARGIN_BITS = 1.0
 QUANTILES = 200
 
@@ -27,6 +28,12 @@ def quantile(sorted_values: Sequence[float], share: float) -> float:
         return math.inf
     index = min(len(sorted_values) - 1, max(0, math.ceil(share * len(sorted_values)) - 1))
     return sorted_values[index]
+
+
+def margin_for(gains_descending: Sequence[float], allowed: int) -> float:
+    """The smallest gain that lets at most ``allowed`` of these clean-text gains through."""
+    margin = gains_descending[allowed] + 1e-6 if allowed < len(gains_descending) else MIN_VERIFY_MARGIN_BITS
+    return max(MIN_VERIFY_MARGIN_BITS, margin)
 
 
 def calibrate(
@@ -61,6 +68,7 @@ def calibrate(
     z_scores = sorted(model.sentence_z(words) for words in sentences)
     n = len(sentences)
     provisional.sentence_flag_z = quantile(z_scores, 1 - sentence_flags_per_100 / 100)
+    provisional.sentence_notice_z = quantile(z_scores, 1 - NOTICES_PER_100 / 100)
     provisional.sentence_quantiles = [round(quantile(z_scores, (i + 0.5) / QUANTILES), 4) for i in range(QUANTILES)]
 
     window_peaks = sorted((bits for words in sentences for _, _, bits in model.windows(words)), reverse=True)
@@ -76,8 +84,7 @@ def calibrate(
                 if best is not None:
                     gains.append(best[0])
     gains.sort(reverse=True)
-    allowed_flags = int(n * span_flags_per_100 / 100)
-    margin = gains[allowed_flags] + 1e-6 if allowed_flags < len(gains) else MIN_VERIFY_MARGIN_BITS
-    provisional.verify_margin_bits = max(MIN_VERIFY_MARGIN_BITS, margin)
+    provisional.verify_margin_bits = margin_for(gains, int(n * span_flags_per_100 / 100))
+    provisional.notice_margin_bits = margin_for(gains, int(n * NOTICES_PER_100 / 100))
     provisional.clean_sentences = n
     return provisional

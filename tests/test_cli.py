@@ -147,3 +147,9 @@ def test_help_is_fast():
     start = time.perf_counter()
     subprocess.run([sys.executable, "-m", "mtcheck", "--help"], capture_output=True, check=True)
     assert time.perf_counter() - start < 1.5  # the target is 0.5 s; CI machines are noisy
+
+
+def test_every_subcommand_is_registered():
+    result = run("--help")
+    for command in ("check", "rules", "calibrate", "gate", "serve"):
+        assert command in result.output

@@ -89,11 +89,20 @@ def test_span_edits_drop_each_word_and_swap_neighbours():
     text = "we went went home"
     doc = Document.parse(text)
     words = list(doc.words[1:4])
-    edits = list(span_edits(text, words, words[0].start))
+    edits = {(e.text, e.removed_words) for e in span_edits(text, words, words[0].start)}
     assert ("went home", 1) in edits
     assert ("went went", 1) in edits
     assert ("went home went", 0) in edits
     assert ("home went went", 0) not in edits
+
+
+def test_deleting_a_rare_word_is_charged_its_unigram_surprisal():
+    from mtcheck.rules.fluency import unigram_bits
+
+    text = "the zymurgy plan"
+    doc = Document.parse(text)
+    deletion = next(e for e in span_edits(text, list(doc.words), 0) if e.text == "the plan")
+    assert deletion.unigram_delta_bits == unigram_bits("zymurgy") > unigram_bits("plan")
 
 
 def test_fluency_is_the_share_of_clean_sentences_that_scored_worse():
@@ -160,5 +169,5 @@ def test_alternatives_are_frequent_inflections_or_confusable_function_words():
 def test_span_edits_include_alternatives():
     text = "for silence their"
     doc = Document.parse(text)
-    edits = [e for e, removed in span_edits(text, list(doc.words), 0) if removed == 0]
+    edits = [e.text for e in span_edits(text, list(doc.words), 0) if e.removed_words == 0]
     assert "for silencing their" in edits

@@ -33,6 +33,7 @@ from mtcheck.rules.base import Rule, RuleContext, register
 
 LN2 = math.log(2.0)
 WINDOW_WORDS = 3
+TAIL_WORDS = 4  # words after a window that an edit is judged on
 UNIGRAM_FLOOR = 1e-8  # frequency given to words wordfreq has never seen (~26.6 bits)
 DEFAULT_THRESHOLDS = "fluency_thresholds.json"
 
@@ -83,6 +84,8 @@ class Thresholds:
     verify_margin_bits: float
     deletion_penalty_bits: float
     sentence_flag_z: float
+    notice_margin_bits: float = math.inf  # info-level F001 below the warning margin
+    sentence_notice_z: float = math.inf  # info-level F002 below the warning z
     sentence_quantiles: list[float] = field(default_factory=list)
     clean_sentences: int = 0
 
@@ -218,16 +221,17 @@ class FluencyModel:
                 z = self.sentence_z(words)
                 fluency = self.thresholds.fluency(z)
                 scores.append(SentenceScore(sentence.start, sentence.end, fluency))
-                if words and z > self.thresholds.sentence_flag_z:
-                    findings.append(
-                        self.sentence_rule.finding(
-                            sentence.start,
-                            sentence.end,
-                            f"This sentence reads less fluently than {100 * (1 - fluency):.1f}% of clean news "
-                            "sentences; check it against the source.",
-                            score=fluency,
-                        )
+                if words and z > min(self.thresholds.sentence_flag_z, self.thresholds.sentence_notice_z):
+                    finding = self.sentence_rule.finding(
+                        sentence.start,
+                        sentence.end,
+                        f"This sentence reads less fluently than {100 * (1 - fluency):.1f}% of clean news "
+                        "sentences; check it against the source.",
+                        score=fluency,
                     )
+                    if z <= self.thresholds.sentence_flag_z:
+                        finding = finding.with_severity(Severity.INFO)
+                    findings.append(finding)
                 findings.extend(self.verified_spans(doc, sentence, words))
             fluency = sum(s.fluency for s in scores) / len(scores) if scores else None
             results.append(FluencyResult(findings, scores, fluency))
@@ -252,40 +256,52 @@ class FluencyModel:
             if best is None:
                 continue
             gain, suggestion = best
-            if gain < self.thresholds.verify_margin_bits:
+            if gain < min(self.thresholds.verify_margin_bits, self.thresholds.notice_margin_bits):
                 continue
-            findings.append(
-                self.span_rule.finding(
-                    start,
-                    end,
-                    f"The language model finds this wording garbled ({bits:.1f} bits above the words' "
-                    f"usual rates); an edit makes it {gain:.1f} bits more likely.",
-                    suggestion=suggestion,
-                    score=bits,
-                )
+            finding = self.span_rule.finding(
+                start,
+                end,
+                f"The language model finds this wording garbled ({bits:.1f} bits above the words' "
+                f"usual rates); an edit makes it {gain:.1f} bits more likely.",
+                suggestion=suggestion,
+                score=gain,
             )
+            if gain < self.thresholds.verify_margin_bits:
+                finding = finding.with_severity(Severity.INFO)
+            findings.append(finding)
         return findings
 
     def best_edit(
         self, doc: Document, sentence: Sentence, words: Sequence[WordScore], first: int, last: int
     ) -> tuple[float, str] | None:
-        """The edit of words[first..last] that most raises the sentence's log-probability, net of penalties."""
+        """The edit of words[first..last] that most raises the text's normalised log-probability.
+
+        Each variant is scored with the paragraph up to the window as shared context and the next
+        few words after it (an edit's effect is local); the gain is in bits, net of the edit's
+        change in unigram surprisal (deleting a rare word is no repair by itself) and a small
+        per-deleted-word penalty.
+        """
         start, end = words[first].word.start, words[last].word.end
-        span = doc.text[start:end]
         edits = list(span_edits(doc.text, [w.word for w in words[first : last + 1]], start))
         if not edits:
             return None
         paragraph = doc.paragraphs[sentence.paragraph]
-        prefix = doc.text[paragraph.start : sentence.start]
-        before, after = doc.text[sentence.start : start], doc.text[end : sentence.end]
-        variants = [before + span + after] + [before + e + after for e, _ in edits]
+        prefix = doc.text[paragraph.start : start]
+        tail_end = words[min(last + TAIL_WORDS, len(words) - 1)].word.end if last + 1 < len(words) else end
+        tail = doc.text[end:tail_end]
+        variants = [doc.text[start:end] + tail] + [edit.text + tail for edit in edits]
         logprobs = self.scorer.continuation_logprob(prefix, variants)
         original = logprobs[0] / LN2
         best = None
-        for (edited, removed_words), lp in zip(edits, logprobs[1:]):
-            gain = lp / LN2 - original - self.thresholds.deletion_penalty_bits * removed_words
+        for edit, lp in zip(edits, logprobs[1:]):
+            gain = (
+                lp / LN2
+                - original
+                - edit.unigram_delta_bits
+                - self.thresholds.deletion_penalty_bits * edit.removed_words
+            )
             if best is None or gain > best[0]:
-                best = (gain, edited)
+                best = (gain, edit.text)
         return best
 
 
@@ -328,11 +344,16 @@ def alternatives(word: str) -> list[str]:
     return sorted(c for c in candidates if zipf_frequency(c, "en") >= MIN_ALTERNATIVE_ZIPF)
 
 
-def span_edits(text: str, words: Sequence[Word], offset: int) -> Iterator[tuple[str, int]]:
-    """Small edits of a span: (edited span text, number of words removed).
+@dataclass(frozen=True)
+class Edit:
+    text: str  # the span as edited
+    removed_words: int
+    unigram_delta_bits: float  # unigram surprisal of the words taken out minus of those put in
 
-    Drop one word, swap two neighbours, or put a frequent alternative in one word's place
-    (a confusable function word or an inflection of the same stem).
+
+def span_edits(text: str, words: Sequence[Word], offset: int) -> Iterator[Edit]:
+    """Small edits of a span: drop one word, swap two neighbours, or put a frequent alternative
+    (a confusable function word or an inflection of the same stem) in one word's place.
     """
     span = text[offset : words[-1].end]
     for i, word in enumerate(words):
@@ -341,13 +362,14 @@ def span_edits(text: str, words: Sequence[Word], offset: int) -> Iterator[tuple[
             b = words[i + 1].start - offset
         elif i > 0:
             a = words[i - 1].end - offset
-        yield span[:a] + span[b:], 1
+        yield Edit(span[:a] + span[b:], 1, unigram_bits(word.text))
     for i in range(len(words) - 1):
         w1, w2 = words[i], words[i + 1]
         a, b = w1.start - offset, w2.end - offset
         middle = text[w1.end : w2.start]
-        yield span[:a] + w2.text + middle + w1.text + span[b:], 0
+        yield Edit(span[:a] + w2.text + middle + w1.text + span[b:], 0, 0.0)
     for word in words:
         a, b = word.start - offset, word.end - offset
         for alternative in alternatives(word.text):
-            yield span[:a] + alternative + span[b:], 0
+            delta = unigram_bits(word.text) - unigram_bits(alternative)
+            yield Edit(span[:a] + alternative + span[b:], 0, delta)
