@@ -54,6 +54,7 @@ class SentenceScore:
     start: int
     end: int
     fluency: float | None = None
+    z: float | None = None  # continuous disfluency (higher = worse), what fluency is calibrated from
 
 
 @dataclass
@@ -98,6 +99,7 @@ class DocumentReport:
                     "start": s.start,
                     "end": s.end,
                     "fluency": None if s.fluency is None else round(s.fluency, 4),
+                    "z": None if s.z is None else round(s.z, 4),
                 }
                 for s in self.sentences
             ],

@@ -220,7 +220,7 @@ class FluencyModel:
             for sentence, words in zip(doc.sentences, sentences):
                 z = self.sentence_z(words)
                 fluency = self.thresholds.fluency(z)
-                scores.append(SentenceScore(sentence.start, sentence.end, fluency))
+                scores.append(SentenceScore(sentence.start, sentence.end, fluency, z))
                 if words and z > min(self.thresholds.sentence_flag_z, self.thresholds.sentence_notice_z):
                     finding = self.sentence_rule.finding(
                         sentence.start,

@@ -1,0 +1,53 @@
+"""The full fluency model with the real packaged LM and the shipped thresholds (pairs written for this test)."""
+
+import pytest
+
+from mtcheck.config import Config
+from mtcheck.pipeline import Checker
+from mtcheck.rules.fluency import FluencyModel, Thresholds
+
+pytestmark = pytest.mark.model
+
+PAIRS = [
+    ("The museum reopened on Monday after two years of repairs.",
+     "The museum reopened repairs on Monday after of two years."),
+    ("She said the company would hire more engineers next year.",
+     "She said the company would hiring more engineer next year the."),
+    ("Farmers expect a good harvest because the spring was warm and wet.",
+     "Farmers expect a harvest good because spring the was warm and and wet."),
+    ("The minister promised to publish the report before the summer.",
+     "The minister promised to publish report the before of summer the."),
+]
+
+
+@pytest.fixture(scope="module")
+def checker(packaged_scorer):
+    return Checker(Config(), fluency=FluencyModel(packaged_scorer, Thresholds.load()))
+
+
+def test_shipped_thresholds_belong_to_the_packaged_model(packaged_scorer):
+    assert Thresholds.load().model == packaged_scorer.identity
+
+
+@pytest.mark.parametrize("fluent, garbled", PAIRS)
+def test_fluent_sentence_scores_higher_than_its_garbled_twin(checker, fluent, garbled):
+    good = checker.check(fluent).documents[0]
+    bad = checker.check(garbled).documents[0]
+    assert good.fluency > bad.fluency
+
+
+def test_garbled_paragraph_gets_a_fluency_flag_and_clean_one_does_not(checker):
+    garbled = " ".join(g for _, g in PAIRS)
+    clean = " ".join(f for f, _ in PAIRS)
+    assert any(f.code.startswith("F") for f in checker.check(garbled).findings)
+    assert not any(f.code.startswith("F") and f.severity >= 2 for f in checker.check(clean).findings)
+
+
+def test_lm_findings_have_valid_offsets_and_are_deterministic(checker):
+    text = " ".join(g for _, g in PAIRS)
+    first = checker.check(text).documents[0]
+    second = checker.check(text).documents[0]
+    assert [(f.code, f.start, f.end) for f in first.findings] == [(f.code, f.start, f.end) for f in second.findings]
+    assert [s.fluency for s in first.sentences] == [s.fluency for s in second.sentences]
+    for f in first.findings:
+        assert 0 <= f.start < f.end <= len(text)
