@@ -80,21 +80,24 @@ class Checker:
         return kept
 
 
+SPAN_LM_CODES = ("F001",)  # sentence-level LM findings stay separate: merging would blur a precise span
+
+
 def merge_overlapping(findings: list[Finding]) -> list[Finding]:
     """One finding per overlap between an LM span and a heuristic one: stronger severity, both reasons."""
-    heuristic = [f for f in findings if not f.code.startswith("F")]
-    merged = list(heuristic)
-    for lm in (f for f in findings if f.code.startswith("F")):
-        partner = next((i for i, h in enumerate(merged) if h.overlaps(lm) and not h.code.startswith("F")), None)
+    merged = [f for f in findings if f.code not in SPAN_LM_CODES]
+    for lm in (f for f in findings if f.code in SPAN_LM_CODES):
+        partner = next(
+            (i for i, h in enumerate(merged) if not h.code.startswith("F") and h.overlaps(lm)), None
+        )
         if partner is None:
             merged.append(lm)
             continue
         h = merged[partner]
-        strongest = max(h, lm, key=lambda f: f.severity)
         merged[partner] = Finding(
             code=h.code,
             slug=h.slug,
-            severity=strongest.severity,
+            severity=max(h.severity, lm.severity),
             start=min(h.start, lm.start),
             end=max(h.end, lm.end),
             message=f"{h.message} Language model: {lm.message}",

@@ -148,6 +148,12 @@ def test_checker_merges_lm_span_into_overlapping_heuristic_finding():
     assert merged[1] == separate
 
 
+def test_sentence_level_lm_findings_are_not_merged_into_word_spans():
+    heuristic = Finding("R003", "repeated-word", Severity.WARNING, 4, 8, "Repeated word.", "")
+    sentence = Finding("F002", "disfluent-sentence", Severity.WARNING, 0, 40, "Reads badly.")
+    assert merge_overlapping([heuristic, sentence]) == [sentence, heuristic]
+
+
 def test_checker_uses_a_given_fluency_model(scorer):
     model = FluencyModel(scorer, thresholds_for(scorer, window_bits=math.inf))
     report = Checker(Config(), fluency=model).check(CLEAN[0])
