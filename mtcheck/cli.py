@@ -7,74 +7,25 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
 
 import click
 
 from mtcheck import __version__
-from mtcheck.config import Config, ConfigError, discover, load_file, parse_codes
+from mtcheck.commands.common import (
+    DEVICES,
+    EXIT_FINDINGS,
+    EXIT_OK,
+    build_config,
+    emit,
+    fail,
+    lm_options,
+    selection_options,
+)
+from mtcheck.config import Config
 from mtcheck.errors import MtcheckError
-from mtcheck.findings import Severity
 
 FORMAT_NAMES = ("text", "json", "jsonl", "sarif", "github", "junit", "markdown", "html")
 SEVERITIES = click.Choice(["info", "warning", "error"], case_sensitive=False)
-EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
-
-
-def fail(message: str) -> None:
-    """One line on stderr, exit 2."""
-    click.echo(f"mtcheck: error: {message}", err=True)
-    sys.exit(EXIT_USAGE)
-
-
-def resolve_config(config_path: Path | None, **overrides: Any) -> Config:
-    try:
-        base = load_file(config_path) if config_path else discover()
-    except ConfigError as exc:
-        fail(str(exc))
-    return base.merged(**overrides)
-
-
-def lm_options(function):
-    """Options shared by every command that may load the language model."""
-    options = [
-        click.option("--no-lm", "no_lm", is_flag=True, help="Heuristic rules only (fast; never loads torch)."),
-        click.option("--model", default=None, help="Hugging Face causal LM name or local folder (default: packaged SmolLM2-135M)."),
-        click.option("--gguf-file", default=None, help="GGUF file name inside --model's folder."),
-        click.option("--device", type=click.Choice(["auto", "cpu", "cuda", "mps"]), default=None, help="Where the LM runs."),
-        click.option("--thresholds", type=click.Path(dir_okay=False, path_type=Path), default=None,
-                     help="Fluency thresholds written by `mtcheck calibrate`."),
-    ]
-    for option in reversed(options):
-        function = option(function)
-    return function
-
-
-def rule_options(function):
-    options = [
-        click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
-                     help="mtcheck.toml or pyproject.toml to use instead of discovery."),
-        click.option("--select", default=None, help="Comma-separated rule codes or prefixes to run (e.g. Q,R001)."),
-        click.option("--ignore", default=None, help="Comma-separated rule codes or prefixes to skip."),
-        click.option("--fail-on", type=SEVERITIES, default=None, help="Lowest severity that makes the exit code 1 [default: warning]."),
-    ]
-    for option in reversed(options):
-        function = option(function)
-    return function
-
-
-def build_config(config_path, select, ignore, fail_on, no_lm, model, gguf_file, device, thresholds) -> Config:
-    return resolve_config(
-        config_path,
-        select=parse_codes(select),
-        ignore=parse_codes(ignore),
-        fail_on=Severity.parse(fail_on) if fail_on else None,
-        lm=False if no_lm else None,
-        model=model,
-        gguf_file=gguf_file,
-        device=device,
-        thresholds=thresholds,
-    )
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -88,7 +39,8 @@ def main() -> None:
 @click.option("--format", "fmt", type=click.Choice(FORMAT_NAMES), default="text", show_default=True, help="Output format.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Write the report to a file (atomically).")
 @click.option("--color/--no-color", default=None, help="Colour the text output [default: when stdout is a terminal].")
-@rule_options
+@selection_options
+@click.option("--fail-on", type=SEVERITIES, default=None, help="Lowest severity that makes the exit code 1 [default: warning].")
 @lm_options
 def check(files, fmt, output, color, config_path, select, ignore, fail_on, no_lm, model, gguf_file, device, thresholds) -> None:
     """Check FILES (or '-' for standard input) and report suspect spans."""
@@ -130,18 +82,6 @@ def render_report(report, fmt: str, color: bool | None, output: Path | None) -> 
     return render(report, fmt, rules=all_rules(), color=color)
 
 
-def emit(rendered: str, output: Path | None) -> None:
-    if output is None:
-        click.echo(rendered, nl=not rendered.endswith("\n"))
-        return
-    from mtcheck.formats import write_atomic
-
-    try:
-        write_atomic(output, rendered)
-    except OSError as exc:
-        fail(f"{output}: cannot write report: {exc.strerror or exc}")
-
-
 @main.command("rules")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def list_rules(fmt: str) -> None:
@@ -173,7 +113,7 @@ def list_rules(fmt: str) -> None:
               help="Allowed F002 flags per 100 clean sentences.")
 @click.option("--model", default=None, help="Model to calibrate (default: packaged SmolLM2-135M).")
 @click.option("--gguf-file", default=None)
-@click.option("--device", type=click.Choice(["auto", "cpu", "cuda", "mps"]), default="auto")
+@click.option("--device", type=DEVICES, default="auto")
 def calibrate(files, output, span_rate, sentence_rate, model, gguf_file, device) -> None:
     """Fit fluency thresholds on CLEAN text FILES from your own domain."""
     from mtcheck.calibration import calibrate as fit
@@ -190,11 +130,10 @@ def calibrate(files, output, span_rate, sentence_rate, model, gguf_file, device)
                          progress=lambda m: click.echo(f"mtcheck: {m}", err=True))
     except (MtcheckError, ValueError) as exc:
         fail(str(exc))
-    from mtcheck.formats import write_atomic
     import json
     from dataclasses import asdict
 
-    write_atomic(output, json.dumps(asdict(thresholds), indent=1) + "\n")
+    emit(json.dumps(asdict(thresholds), indent=1) + "\n", output)
     click.echo(f"mtcheck: wrote {output} ({thresholds.clean_sentences} clean sentences)", err=True)
 
 

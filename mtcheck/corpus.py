@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from mtcheck.errors import InputError
-from mtcheck.inputs import decode
+from mtcheck.inputs import read_source
 
 SEGMENT_SEPARATOR = "\n\n"
 TEXT_SUFFIXES = (".txt", ".md")
@@ -83,16 +83,8 @@ class FieldNames:
 
 
 def read_file_text(path: str) -> str:
-    file = Path(path)
-    if not file.exists():
-        raise InputError(f"{path}: no such file or directory")
-    if file.is_dir():
-        raise InputError(f"{path}: is a directory")
-    try:
-        data = file.read_bytes()
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    return decode(data, path)
+    """A corpus file's text; the same checks and one-line errors as ``mtcheck check``."""
+    return read_source(path)
 
 
 def split_lines(text: str) -> list[tuple[int, str]]:

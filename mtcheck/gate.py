@@ -367,19 +367,6 @@ def decide(summary: dict[str, Any], thresholds: Thresholds) -> list[str]:
 class AnchoredDocument(Document):
     """A corpus file as a Document: sentences are the checked sentences, placed in the file's text."""
 
-    @cached_property
-    def _sentence_starts(self) -> list[int]:
-        return [s.start for s in self.sentences]
-
-    def sentence_at(self, offset: int) -> Sentence | None:
-        # Document.sentence_at rebuilds its index on every call; a corpus file can hold 10^5 sentences.
-        import bisect
-
-        i = bisect.bisect_right(self._sentence_starts, offset) - 1
-        if i >= 0 and self.sentences[i].start <= offset < max(self.sentences[i].end, offset + 1):
-            return self.sentences[i]
-        return None
-
 
 @dataclass
 class _FileParts:

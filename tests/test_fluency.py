@@ -177,3 +177,12 @@ def test_span_edits_include_alternatives():
     doc = Document.parse(text)
     edits = [e.text for e in span_edits(text, list(doc.words), 0) if e.removed_words == 0]
     assert "for silencing their" in edits
+
+
+def test_edits_never_touch_words_that_are_not_editable():
+    text = "met Obersendling today"
+    doc = Document.parse(text)
+    edits = {e.text for e in span_edits(text, list(doc.words), 0, [True, False, True])}
+    assert "met today" not in edits
+    assert "Obersendling today" in edits
+    assert all("Obersendling" in e for e in edits)

@@ -14,41 +14,14 @@ from typing import Any
 
 import click
 
+from mtcheck.commands.common import build_config, emit, fail, lm_options, selection_options
+
 GATE_FORMATS = ("text", "json", "jsonl", "sarif", "github", "junit", "markdown")
 EXTENSIONS = {
     ".txt": "text", ".json": "json", ".jsonl": "jsonl", ".sarif": "sarif",
     ".log": "github", ".xml": "junit", ".md": "markdown",
 }
-EXIT_PASS, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
-
-
-def _fail(message: str) -> None:
-    """One line on stderr, exit 2 (same wording as the rest of the CLI)."""
-    click.echo(f"mtcheck: error: {message}", err=True)
-    sys.exit(EXIT_USAGE)
-
-
-# The shared --select/--ignore/--config/--fail-on and LM options, declared here rather than
-# imported from mtcheck.cli: cli imports this module to register the command, and importing
-# back from a half-initialised cli would fail.
-_OPTIONS = [
-    click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
-                 help="mtcheck.toml or pyproject.toml to use instead of discovery."),
-    click.option("--select", default=None, help="Comma-separated rule codes or prefixes to run (e.g. Q,R001)."),
-    click.option("--ignore", default=None, help="Comma-separated rule codes or prefixes to skip."),
-    click.option("--no-lm", "no_lm", is_flag=True, help="Heuristic rules only (fast; never loads torch)."),
-    click.option("--model", default=None, help="Hugging Face causal LM name or local folder (default: packaged SmolLM2-135M)."),
-    click.option("--gguf-file", default=None, help="GGUF file name inside --model's folder."),
-    click.option("--device", type=click.Choice(["auto", "cpu", "cuda", "mps"]), default=None, help="Where the LM runs."),
-    click.option("--thresholds", "thresholds_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
-                 help="Fluency thresholds written by `mtcheck calibrate`."),
-]
-
-
-def _shared_options(function):
-    for option in reversed(_OPTIONS):
-        function = option(function)
-    return function
+EXIT_PASS, EXIT_FAIL = 0, 1
 
 
 @click.command("gate", context_settings={"help_option_names": ["-h", "--help"]})
@@ -85,12 +58,13 @@ def _shared_options(function):
               help="Processes for the heuristic rules (with --no-lm).")
 @click.option("--progress", "show_progress", is_flag=True, help="Show a progress bar even when stderr is not a terminal.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar and no summary; only the exit code and --format output.")
-@_shared_options
+@selection_options
+@lm_options
 def gate(
     inputs, hyp, src, refs, text_field, id_field, doc_field, src_field, ref_fields,
     max_flag_rate, fail_on, max_findings, min_chrf, min_bleu, min_fluency,
     fmt, output, color, cache_dir, no_cache, jobs, show_progress, quiet,
-    config_path, select, ignore, no_lm, model, gguf_file, device, thresholds_path,
+    config_path, select, ignore, no_lm, model, gguf_file, device, thresholds,
 ) -> None:
     """Check a translated corpus and pass or fail it against thresholds.
 
@@ -98,26 +72,25 @@ def gate(
     JSONL/TSV/CSV files with one segment per line or row. For sacrebleu-style line-aligned files
     use --hyp (with --src and --ref). Exit code 0: passed, 1: failed, 2: usage or input error.
     """
-    from mtcheck.cli import build_config
     from mtcheck.errors import MtcheckError
     from mtcheck.findings import Severity
     from mtcheck.gate import Thresholds
 
     if hyp and inputs:
-        _fail("give either INPUTS or --hyp, not both")
+        fail("give either INPUTS or --hyp, not both")
     if not hyp and not inputs:
-        _fail("nothing to check: give a folder, files or a glob, or --hyp FILE")
+        fail("nothing to check: give a folder, files or a glob, or --hyp FILE")
     if (src or refs) and not hyp:
-        _fail("--src and --ref go with --hyp (for JSONL/TSV/CSV use --src-field and --ref-field)")
+        fail("--src and --ref go with --hyp (for JSONL/TSV/CSV use --src-field and --ref-field)")
     if fmt is None and output is not None:
         fmt = EXTENSIONS.get(output.suffix.lower())
         if fmt is None:
-            _fail(f"cannot tell the format of {output} from its extension; give --format")
+            fail(f"cannot tell the format of {output} from its extension; give --format")
 
-    config = build_config(config_path, select, ignore, fail_on, no_lm, model, gguf_file, device, thresholds_path)
+    config = build_config(config_path, select, ignore, fail_on, no_lm, model, gguf_file, device, thresholds)
     uses_lm = bool(config.lm and config.enabled("F"))
     if min_fluency is not None and not uses_lm:
-        _fail("--min-fluency needs the language model (drop --no-lm and keep the F rules selected)")
+        fail("--min-fluency needs the language model (drop --no-lm and keep the F rules selected)")
     explicit = (max_flag_rate, max_findings, min_chrf, min_bleu, min_fluency)
     thresholds = Thresholds(
         max_flag_rate=max_flag_rate,
@@ -132,22 +105,22 @@ def gate(
     try:
         corpus = _read(inputs, hyp, src, refs, text_field, id_field, doc_field, src_field, ref_fields)
         if (min_chrf is not None or min_bleu is not None) and not corpus.has_refs:
-            _fail("--min-chrf/--min-bleu need references: --ref with --hyp, or --ref-field")
+            fail("--min-chrf/--min-bleu need references: --ref with --hyp, or --ref-field")
         run = _run(corpus, config, cache_dir, no_cache, jobs, (show_progress or sys.stderr.isatty()) and not quiet)
         summary = _summarize(run, thresholds)
         report_color = (sys.stdout.isatty() if color is None else color) and output is None
         rendered = render_with_gate(run, summary, fmt, color=report_color) if fmt else None
     except MtcheckError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     except Exception as exc:  # the LM layer's own errors (model not installed, bad device)
         from mtcheck.lm.models import LMError
 
         if isinstance(exc, LMError):
-            _fail(str(exc))
+            fail(str(exc))
         raise
 
     if rendered is not None:
-        _emit(rendered, output)
+        emit(rendered, output)
     report_on_stdout = fmt is not None and output is None
     # The text format already ends with the summary; other reports on stdout push it to stderr.
     if not quiet and not (fmt == "text" and report_on_stdout):
@@ -196,18 +169,6 @@ def _summarize(run, thresholds) -> dict[str, Any]:
         metrics = corpus_metrics(hypotheses, references)
         chrf = segment_chrf(hypotheses, references)
     return summarize(run, thresholds, metrics=metrics, chrf=chrf)
-
-
-def _emit(rendered: str, output: Path | None) -> None:
-    if output is None:
-        click.echo(rendered, nl=not rendered.endswith("\n"))
-        return
-    from mtcheck.formats import write_atomic
-
-    try:
-        write_atomic(output, rendered)
-    except OSError as exc:
-        _fail(f"{output}: cannot write report: {exc.strerror or exc}")
 
 
 # ------------------------------------------------------------------------------- the summary

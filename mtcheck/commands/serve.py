@@ -12,6 +12,8 @@ from pathlib import Path
 
 import click
 
+from mtcheck.commands.common import DEVICES
+
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmg]i?b?|b)?\s*$", re.IGNORECASE)
 _UNITS = {"": 1, "b": 1, "k": 1000, "kb": 1000, "m": 1000**2, "mb": 1000**2, "g": 1000**3, "gb": 1000**3,
           "ki": 1024, "kib": 1024, "mi": 1024**2, "mib": 1024**2, "gi": 1024**3, "gib": 1024**3}
@@ -65,14 +67,14 @@ def is_loopback(host: str) -> bool:
 @click.option("--no-lm", "no_lm", is_flag=True, help="Heuristic rules only (fast; never loads torch).")
 @click.option("--model", default=None, help="Hugging Face causal LM name or local folder (default: packaged SmolLM2-135M).")
 @click.option("--gguf-file", default=None, help="GGUF file name inside --model's folder.")
-@click.option("--device", type=click.Choice(["auto", "cpu", "cuda", "mps"]), default=None, help="Where the LM runs.")
+@click.option("--device", type=DEVICES, default=None, help="Where the LM runs.")
 @click.option("--thresholds", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Fluency thresholds written by `mtcheck calibrate`.")
 @click.option("--log-level", type=click.Choice(["critical", "error", "warning", "info", "debug"]), default="info",
               show_default=True)
 def serve(host, port, max_body, threads, processes, config_path, no_lm, model, gguf_file, device, thresholds, log_level) -> None:  # noqa: ANN001
     """Serve the checker over HTTP: POST /v1/check, GET /v1/rules, GET /healthz, /docs, and a page at /."""
-    from mtcheck.cli import fail, resolve_config
+    from mtcheck.commands.common import fail, resolve_config
     from mtcheck.errors import MtcheckError
 
     try:

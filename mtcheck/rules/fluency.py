@@ -282,7 +282,8 @@ class FluencyModel:
         per-deleted-word penalty.
         """
         start, end = words[first].word.start, words[last].word.end
-        edits = list(span_edits(doc.text, [w.word for w in words[first : last + 1]], start))
+        window = words[first : last + 1]
+        edits = list(span_edits(doc.text, [w.word for w in window], start, [w.eligible for w in window]))
         if not edits:
             return None
         paragraph = doc.paragraphs[sentence.paragraph]
@@ -351,12 +352,20 @@ class Edit:
     unigram_delta_bits: float  # unigram surprisal of the words taken out minus of those put in
 
 
-def span_edits(text: str, words: Sequence[Word], offset: int) -> Iterator[Edit]:
+def span_edits(
+    text: str, words: Sequence[Word], offset: int, editable: Sequence[bool] | None = None
+) -> Iterator[Edit]:
     """Small edits of a span: drop one word, swap two neighbours, or put a frequent alternative
     (a confusable function word or an inflection of the same stem) in one word's place.
+
+    Only ``editable`` words are touched: deleting a name or a number always "improves" the
+    text for the model, and such words are left to the consistency rules.
     """
+    editable = [True] * len(words) if editable is None else list(editable)
     span = text[offset : words[-1].end]
     for i, word in enumerate(words):
+        if not editable[i]:
+            continue
         a, b = word.start - offset, word.end - offset
         if i + 1 < len(words):
             b = words[i + 1].start - offset
@@ -364,11 +373,15 @@ def span_edits(text: str, words: Sequence[Word], offset: int) -> Iterator[Edit]:
             a = words[i - 1].end - offset
         yield Edit(span[:a] + span[b:], 1, unigram_bits(word.text))
     for i in range(len(words) - 1):
+        if not (editable[i] and editable[i + 1]):
+            continue
         w1, w2 = words[i], words[i + 1]
         a, b = w1.start - offset, w2.end - offset
         middle = text[w1.end : w2.start]
         yield Edit(span[:a] + w2.text + middle + w1.text + span[b:], 0, 0.0)
-    for word in words:
+    for word, can_edit in zip(words, editable):
+        if not can_edit:
+            continue
         a, b = word.start - offset, word.end - offset
         for alternative in alternatives(word.text):
             delta = unigram_bits(word.text) - unigram_bits(alternative)

@@ -71,7 +71,7 @@ def test_reference_thresholds(tmp_path: Path) -> None:
         ([], "nothing to check"),
         (["x.txt", "--hyp", "y.txt"], "either INPUTS or --hyp"),
         (["x.txt", "--ref", "r.txt"], "--src and --ref go with --hyp"),
-        (["missing.txt"], "missing.txt: no such file or directory"),
+        (["missing.txt"], "missing.txt: no such file"),
         (["corpus.jsonl", "--min-chrf", "40"], "--min-chrf/--min-bleu need references"),
         (["corpus.jsonl", "--min-fluency", "0.5"], "--min-fluency needs the language model"),
         (["corpus.jsonl", "--output", "report.unknown"], "cannot tell the format"),

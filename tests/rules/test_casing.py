@@ -4,36 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from mtcheck.document import Document
-from mtcheck.findings import Finding, Severity
-from mtcheck.rules.base import Rule, RuleContext, all_rules
+from rule_testing import assert_registered, run, spans
+
 from mtcheck.rules.casing import InconsistentNameCase, UnexpectedAllCaps, is_roman_numeral
 
 # The first sentence of a document is treated as headline and lead, so each test starts with one.
 LEAD = "Talks on the new trade pact resumed in the capital on Monday.\n\n"
 
 
-def run(rule: Rule, text: str, allow: tuple[str, ...] = ()) -> list[Finding]:
-    findings = list(rule.check(Document.parse(text), RuleContext(frozenset(allow))))
-    for f in findings:
-        assert 0 <= f.start <= f.end <= len(text)
-        assert f.code == rule.code
-    return findings
-
-
-def spans(rule: Rule, text: str, allow: tuple[str, ...] = ()) -> list[str]:
-    return [text[f.start : f.end] for f in run(rule, text, allow)]
-
-
 def test_rules_are_registered_with_metadata() -> None:
-    registry = all_rules()
-    for code, slug in [("C001", "inconsistent-name-case"), ("C002", "unexpected-all-caps")]:
-        cls = registry[code]
-        assert cls.slug == slug
-        assert isinstance(cls.severity, Severity)
-        assert "Bad:" in cls.description() and "Good:" in cls.description()
-
-
+    assert_registered({"C001": "inconsistent-name-case", "C002": "unexpected-all-caps"})
 # C001 inconsistent-name-case --------------------------------------------------------------
 
 

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from mtcheck.document import Document
-from mtcheck.findings import Finding, Severity
-from mtcheck.rules.base import Rule, RuleContext, all_rules
+from rule_testing import assert_registered, run, spans
+
 from mtcheck.rules.fragments import (
     DanglingAttributionFragment,
     OrphanAttribution,
@@ -18,31 +17,8 @@ LEAD = "The port authority announced a new schedule for cargo ships on Tuesday m
 CONTEXT = "Wheat prices climbed for a third month after the harvest failed."
 
 
-def run(rule: Rule, text: str, allow: tuple[str, ...] = ()) -> list[Finding]:
-    findings = list(rule.check(Document.parse(text), RuleContext(frozenset(allow))))
-    for f in findings:
-        assert 0 <= f.start <= f.end <= len(text)
-        assert f.code == rule.code
-    return findings
-
-
-def spans(rule: Rule, text: str, allow: tuple[str, ...] = ()) -> list[str]:
-    return [text[f.start : f.end] for f in run(rule, text, allow)]
-
-
 def test_rules_are_registered_with_metadata() -> None:
-    registry = all_rules()
-    for code, slug in [
-        ("G001", "orphan-attribution"),
-        ("G002", "verbless-fragment"),
-        ("G003", "dangling-attribution-fragment"),
-    ]:
-        cls = registry[code]
-        assert cls.slug == slug
-        assert isinstance(cls.severity, Severity)
-        assert "Bad:" in cls.description() and "Good:" in cls.description()
-
-
+    assert_registered({"G001": "orphan-attribution", "G002": "verbless-fragment", "G003": "dangling-attribution-fragment"})
 # G001 orphan-attribution ------------------------------------------------------------------
 
 

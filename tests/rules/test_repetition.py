@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from rule_testing import assert_registered, run, spans
+
 from mtcheck.document import Document
-from mtcheck.findings import Finding, Severity
-from mtcheck.rules.base import Rule, RuleContext, all_rules
+from mtcheck.rules.base import RuleContext
 from mtcheck.rules.repetition import (
     DuplicateSentence,
     NearDuplicateSentence,
@@ -16,32 +17,8 @@ from mtcheck.rules.repetition import (
 )
 
 
-def run(rule: Rule, text: str, allow: tuple[str, ...] = ()) -> list[Finding]:
-    findings = list(rule.check(Document.parse(text), RuleContext(frozenset(allow))))
-    for f in findings:
-        assert 0 <= f.start <= f.end <= len(text)
-        assert f.code == rule.code
-    return findings
-
-
-def spans(rule: Rule, text: str, allow: tuple[str, ...] = ()) -> list[str]:
-    return [text[f.start : f.end] for f in run(rule, text, allow)]
-
-
 def test_rules_are_registered_with_metadata() -> None:
-    registry = all_rules()
-    for code, slug in [
-        ("R001", "duplicate-sentence"),
-        ("R002", "near-duplicate-sentence"),
-        ("R003", "repeated-word"),
-        ("R004", "repeated-coordinated-phrase"),
-    ]:
-        cls = registry[code]
-        assert cls.slug == slug
-        assert isinstance(cls.severity, Severity)
-        assert "Bad:" in cls.description() and "Good:" in cls.description()
-
-
+    assert_registered({"R001": "duplicate-sentence", "R002": "near-duplicate-sentence", "R003": "repeated-word", "R004": "repeated-coordinated-phrase"})
 # R001 duplicate-sentence ------------------------------------------------------------------
 
 DUPLICATE = (

@@ -1,0 +1,89 @@
+"""What every command shares: one-line errors, atomic report output, and the option groups.
+
+Only click and the standard library at import time (``mtcheck --help`` must stay fast).
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
+DEVICES = click.Choice(["auto", "cpu", "cuda", "mps"])
+
+
+def fail(message: str) -> None:
+    """One line on stderr, exit 2."""
+    click.echo(f"mtcheck: error: {message}", err=True)
+    sys.exit(EXIT_USAGE)
+
+
+def emit(rendered: str, output: Path | None) -> None:
+    """The report on stdout, or written atomically to ``output``."""
+    if output is None:
+        click.echo(rendered, nl=not rendered.endswith("\n"))
+        return
+    from mtcheck.formats import write_atomic
+
+    try:
+        write_atomic(output, rendered)
+    except OSError as exc:
+        fail(f"{output}: cannot write report: {exc.strerror or exc}")
+
+
+def _apply(options: list[Callable[[Any], Any]]) -> Callable[[Any], Any]:
+    def decorate(function):
+        for option in reversed(options):
+            function = option(function)
+        return function
+
+    return decorate
+
+
+selection_options = _apply([
+    click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+                 help="mtcheck.toml or pyproject.toml to use instead of discovery."),
+    click.option("--select", default=None, help="Comma-separated rule codes or prefixes to run (e.g. Q,R001)."),
+    click.option("--ignore", default=None, help="Comma-separated rule codes or prefixes to skip."),
+])
+
+lm_options = _apply([
+    click.option("--no-lm", "no_lm", is_flag=True, help="Heuristic rules only (fast; never loads torch)."),
+    click.option("--model", default=None, help="Hugging Face causal LM name or local folder (default: packaged SmolLM2-135M)."),
+    click.option("--gguf-file", default=None, help="GGUF file name inside --model's folder."),
+    click.option("--device", type=DEVICES, default=None, help="Where the LM runs."),
+    click.option("--thresholds", type=click.Path(dir_okay=False, path_type=Path), default=None,
+                 help="Fluency thresholds written by `mtcheck calibrate`."),
+])
+
+
+def resolve_config(config_path: Path | None, **overrides: Any):
+    """The discovered (or given) config file, with the command line's overrides applied."""
+    from mtcheck.config import ConfigError, discover, load_file
+
+    try:
+        base = load_file(config_path) if config_path else discover()
+    except ConfigError as exc:
+        fail(str(exc))
+    return base.merged(**overrides)
+
+
+def build_config(config_path, select, ignore, fail_on, no_lm, model, gguf_file, device, thresholds):
+    from mtcheck.config import parse_codes
+    from mtcheck.findings import Severity
+
+    return resolve_config(
+        config_path,
+        select=parse_codes(select),
+        ignore=parse_codes(ignore),
+        fail_on=Severity.parse(fail_on) if fail_on else None,
+        lm=False if no_lm else None,
+        model=model,
+        gguf_file=gguf_file,
+        device=device,
+        thresholds=thresholds,
+    )
