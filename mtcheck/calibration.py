@@ -15,8 +15,8 @@ from mtcheck.rules.fluency import FluencyModel, Thresholds
 
 DELETION_PENALTY_BITS = 2.0  # on top of the deleted word's unigram surprisal (DESIGN.md: 3-6 bits per token)
 CANDIDATES_PER_100 = 30.0  # windows passed to edit verification per 100 clean sentences: a cheap pre-filter; the edit gain decides
-SPAN_FLAGS_PER_100 = 0.3
-SENTENCE_FLAGS_PER_100 = 0.3
+SPAN_FLAGS_PER_100 = 0.2
+SENTENCE_FLAGS_PER_100 = 0.2
 NOTICES_PER_100 = 1.0  # info-level flags of each fluency rule
 MIN_VERIFY_MARGIN_BITS = 1.0
 QUANTILES = 200

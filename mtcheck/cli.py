@@ -107,9 +107,9 @@ def list_rules(fmt: str) -> None:
 @click.argument("files", nargs=-1, required=True)
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
               help="Where to write the thresholds JSON (point `thresholds` in the config at it).")
-@click.option("--span-rate", type=click.FloatRange(0.01, 50), default=0.3, show_default=True,
+@click.option("--span-rate", type=click.FloatRange(0.01, 50), default=0.2, show_default=True,
               help="Allowed F001 flags per 100 clean sentences.")
-@click.option("--sentence-rate", type=click.FloatRange(0.01, 50), default=0.3, show_default=True,
+@click.option("--sentence-rate", type=click.FloatRange(0.01, 50), default=0.2, show_default=True,
               help="Allowed F002 flags per 100 clean sentences.")
 @click.option("--model", default=None, help="Model to calibrate (default: packaged SmolLM2-135M).")
 @click.option("--gguf-file", default=None)

@@ -65,7 +65,7 @@ class DisfluentSentence(Rule):
     code = "F002"
     slug = "disfluent-sentence"
     severity = Severity.WARNING
-    summary = "A sentence less fluent than 99.7% of clean news sentences."
+    summary = "A sentence less fluent than 99.8% of clean news sentences."
     uses_lm = True
 
 
