@@ -23,6 +23,7 @@ import sys
 from bisect import bisect_left
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
+from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
@@ -126,6 +127,7 @@ class FluencyResult:
     fluency: float | None
 
 
+@lru_cache(maxsize=65536)
 def unigram_bits(word: str) -> float:
     from wordfreq import word_frequency
 
