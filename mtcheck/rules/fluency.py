@@ -148,9 +148,16 @@ def exempt(word: Word, ctx: RuleContext) -> bool:
 class FluencyModel:
     """Turns LM token scores into sentence fluency and verified span findings."""
 
-    def __init__(self, scorer, thresholds: Thresholds, notice: Callable[[str], None] | None = None) -> None:
+    def __init__(
+        self,
+        scorer,
+        thresholds: Thresholds,
+        notice: Callable[[str], None] | None = None,
+        tagger=None,
+    ) -> None:
         self.scorer = scorer
         self.thresholds = thresholds
+        self.tagger = tagger  # mtcheck.tagger.Tagger: learned sentence fluency, when fitted for this model
         self.span_rule = DisfluentSpan()
         self.sentence_rule = DisfluentSentence()
         if thresholds.model != scorer.identity and notice is not None:
@@ -164,15 +171,37 @@ class FluencyModel:
         from mtcheck.lm.models import load_model
         from mtcheck.lm.scorer import Scorer
 
-        loaded = load_model(config.model, gguf_file=config.gguf_file, device=config.device)
-        thresholds = Thresholds.load(config.thresholds)
-        return cls(Scorer(loaded), thresholds, notice=lambda m: print(m, file=sys.stderr))
+        from mtcheck.tagger import Tagger
+
+        def notice(message: str) -> None:
+            print(message, file=sys.stderr)
+
+        scorer = Scorer(load_model(config.model, gguf_file=config.gguf_file, device=config.device))
+        tagger = Tagger.load(scorer.identity)
+        if tagger is None:
+            notice("mtcheck: no learned tagger for this model; sentence fluency comes from the untrained score")
+        return cls(scorer, Thresholds.load(config.thresholds), notice=notice, tagger=tagger)
 
     # -- scoring -----------------------------------------------------------------------------
-    def word_scores(self, documents: Sequence[Document], ctx: RuleContext) -> list[list[list[WordScore]]]:
+    def paragraph_scores(self, documents: Sequence[Document]) -> list[list]:
+        """Per document, the TokenScores of each paragraph: one batched LM pass for all of them."""
+        texts = [p.text for d in documents for p in d.paragraphs]
+        layer = self.tagger.hidden_layer if self.tagger is not None else None
+        flat = self.scorer.score(texts, hidden_layer=layer) if texts else []
+        grouped, cursor = [], 0
+        for doc in documents:
+            grouped.append(flat[cursor : cursor + len(doc.paragraphs)])
+            cursor += len(doc.paragraphs)
+        return grouped
+
+    def word_scores(
+        self, documents: Sequence[Document], ctx: RuleContext, paragraph_scores: list[list] | None = None
+    ) -> list[list[list[WordScore]]]:
         """Per document, per sentence, the normalised surprisal of each word."""
+        if paragraph_scores is None:
+            paragraph_scores = self.paragraph_scores(documents)
         paragraphs = [(d, p) for d in documents for p in d.paragraphs]
-        token_scores = self.scorer.score([p.text for _, p in paragraphs]) if paragraphs else []
+        token_scores = [scores for doc_scores in paragraph_scores for scores in doc_scores]
         per_doc: dict[int, list[list[WordScore]]] = {id(d): [] for d in documents}
         for (doc, paragraph), scores in zip(paragraphs, token_scores):
             starts = scores.starts + paragraph.start
@@ -216,20 +245,24 @@ class FluencyModel:
     # -- findings ----------------------------------------------------------------------------
     def analyse(self, documents: Sequence[Document], ctx: RuleContext) -> list[FluencyResult]:
         results = []
-        for doc, sentences in zip(documents, self.word_scores(documents, ctx)):
+        paragraph_scores = self.paragraph_scores(documents)
+        word_scores = self.word_scores(documents, ctx, paragraph_scores)
+        for doc, doc_scores, sentences in zip(documents, paragraph_scores, word_scores):
             findings: list[Finding] = []
             scores: list[SentenceScore] = []
-            for sentence, words in zip(doc.sentences, sentences):
+            learned = self.learned_fluency(doc, doc_scores)
+            for index, (sentence, words) in enumerate(zip(doc.sentences, sentences)):
                 z = self.sentence_z(words)
-                fluency = self.thresholds.fluency(z)
+                z_fluency = self.thresholds.fluency(z)
+                fluency = learned[index] if learned is not None else z_fluency
                 scores.append(SentenceScore(sentence.start, sentence.end, fluency, z))
                 if words and z > min(self.thresholds.sentence_flag_z, self.thresholds.sentence_notice_z):
                     finding = self.sentence_rule.finding(
                         sentence.start,
                         sentence.end,
-                        f"This sentence reads less fluently than {100 * (1 - fluency):.1f}% of clean news "
+                        f"This sentence reads less fluently than {100 * (1 - z_fluency):.1f}% of clean news "
                         "sentences; check it against the source.",
-                        score=fluency,
+                        score=z_fluency,
                     )
                     if z <= self.thresholds.sentence_flag_z:
                         finding = finding.with_severity(Severity.INFO)
@@ -238,6 +271,13 @@ class FluencyModel:
             fluency = sum(s.fluency for s in scores) / len(scores) if scores else None
             results.append(FluencyResult(findings, scores, fluency))
         return results
+
+    def learned_fluency(self, doc: Document, paragraph_scores: list) -> list[float] | None:
+        """The tagger's sentence fluency (share of clean sentences that look more garbled), if there is a tagger."""
+        if self.tagger is None or not doc.paragraphs:
+            return None
+        probabilities = self.tagger.word_probabilities(doc, paragraph_scores)
+        return [self.tagger.sentence_fluency(p) for p in self.tagger.sentence_probabilities(probabilities)]
 
     def candidates(self, words: Sequence[WordScore]) -> list[tuple[int, int, float]]:
         """Non-overlapping windows above the threshold, strongest first."""

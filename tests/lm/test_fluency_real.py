@@ -51,3 +51,17 @@ def test_lm_findings_have_valid_offsets_and_are_deterministic(checker):
     assert [s.fluency for s in first.sentences] == [s.fluency for s in second.sentences]
     for f in first.findings:
         assert 0 <= f.start < f.end <= len(text)
+
+
+def test_learned_tagger_fluency_prefers_fluent_sentences(packaged_scorer):
+    from mtcheck.tagger import Tagger
+
+    tagger = Tagger.load(packaged_scorer.identity)
+    assert tagger is not None, "the shipped tagger weights belong to the packaged model"
+    checker = Checker(Config(), fluency=FluencyModel(packaged_scorer, Thresholds.load(), tagger=tagger))
+    wins = sum(
+        checker.check(good).documents[0].fluency > checker.check(bad).documents[0].fluency for good, bad in PAIRS
+    )
+    assert wins >= 3
+    report = checker.check(" ".join(good for good, _ in PAIRS)).documents[0]
+    assert all(0.0 <= s.fluency <= 1.0 and s.z is not None for s in report.sentences)
