@@ -130,10 +130,7 @@ def calibrate(files, output, span_rate, sentence_rate, model, gguf_file, device)
                          progress=lambda m: click.echo(f"mtcheck: {m}", err=True))
     except (MtcheckError, ValueError) as exc:
         fail(str(exc))
-    import json
-    from dataclasses import asdict
-
-    emit(json.dumps(asdict(thresholds), indent=1) + "\n", output)
+    emit(thresholds.to_json(), output)
     click.echo(f"mtcheck: wrote {output} ({thresholds.clean_sentences} clean sentences)", err=True)
 
 

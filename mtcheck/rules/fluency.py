@@ -98,8 +98,11 @@ class Thresholds:
         rank = bisect_left(q, z)
         return 1.0 - rank / len(q)
 
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=1) + "\n"
+
     def save(self, path: Path) -> None:
-        path.write_text(json.dumps(asdict(self), indent=1) + "\n", encoding="utf-8")
+        path.write_text(self.to_json(), encoding="utf-8")
 
     @classmethod
     def load(cls, path: Path | None = None) -> "Thresholds":
