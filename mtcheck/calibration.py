@@ -7,11 +7,12 @@ flag means "rarer than N per 100 clean sentences", whatever the domain or model.
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from collections.abc import Callable, Sequence
 
 from mtcheck.document import Document
 from mtcheck.rules.base import RuleContext
-from mtcheck.rules.fluency import FluencyModel, Thresholds
+from mtcheck.rules.fluency import FluencyModel, TaggerThresholds, Thresholds, logit, overlapping_groups
 
 DELETION_PENALTY_BITS = 2.0  # on top of the deleted word's unigram surprisal (DESIGN.md: 3-6 bits per token)
 CANDIDATES_PER_100 = 30.0  # windows passed to edit verification per 100 clean sentences: a cheap pre-filter; the edit gain decides
@@ -20,6 +21,10 @@ SENTENCE_FLAGS_PER_100 = 0.2
 NOTICES_PER_100 = 1.0  # info-level flags of each fluency rule
 MIN_VERIFY_MARGIN_BITS = 1.0
 QUANTILES = 200
+# Tagger decoding, chosen on the tagger's dev validation data (TED talk.7 character F1, synthetic
+# recall, clean calib halves for the budget; docs/tagger.md, "Decoding"):
+TAGGER_CANDIDATE_P = 0.12
+TAGGER_GAIN_WEIGHT = 0.02  # logit units per bit of edit gain
 
 
 def quantile(sorted_values: Sequence[float], share: float) -> float:
@@ -32,8 +37,7 @@ def quantile(sorted_values: Sequence[float], share: float) -> float:
 
 def margin_for(gains_descending: Sequence[float], allowed: int) -> float:
     """The smallest gain that lets at most ``allowed`` of these clean-text gains through."""
-    margin = gains_descending[allowed] + 1e-6 if allowed < len(gains_descending) else MIN_VERIFY_MARGIN_BITS
-    return max(MIN_VERIFY_MARGIN_BITS, margin)
+    return threshold_for(gains_descending, allowed, floor=MIN_VERIFY_MARGIN_BITS)
 
 
 def calibrate(
@@ -42,7 +46,11 @@ def calibrate(
     span_flags_per_100: float = SPAN_FLAGS_PER_100,
     sentence_flags_per_100: float = SENTENCE_FLAGS_PER_100,
     progress: Callable[[str], None] | None = None,
+    tagger=None,
+    tagger_documents: Sequence[Document] | None = None,
 ) -> Thresholds:
+    """Thresholds for ``scorer`` on clean ``documents``; with a ``tagger`` (mtcheck.tagger.Tagger)
+    also its decoding, fitted on ``tagger_documents`` (default: the same documents)."""
     say = progress or (lambda message: None)
     ctx = RuleContext()
     provisional = Thresholds(
@@ -78,13 +86,80 @@ def calibrate(
     say("verifying candidate windows with edits")
     gains = []
     for doc, doc_words in zip(documents, per_doc):
-        for sentence, words in zip(doc.sentences, doc_words):
-            for first, last, _ in model.candidates(words):
-                best = model.best_edit(doc, sentence, words, first, last)
-                if best is not None:
-                    gains.append(best[0])
+        plans = [
+            model.edit_plan(doc, sentence, words, first, last)
+            for sentence, words in zip(doc.sentences, doc_words)
+            for first, last, _ in model.candidates(words)
+        ]
+        gains.extend(best[0] for best in model.best_edits(plans) if best is not None)
     gains.sort(reverse=True)
     provisional.verify_margin_bits = margin_for(gains, int(n * span_flags_per_100 / 100))
     provisional.notice_margin_bits = margin_for(gains, int(n * NOTICES_PER_100 / 100))
     provisional.clean_sentences = n
+    if tagger is not None:
+        tagged = FluencyModel(scorer, provisional, tagger=tagger)
+        provisional.tagger = calibrate_tagger(
+            tagged, documents if tagger_documents is None else tagger_documents,
+            span_flags_per_100, sentence_flags_per_100, progress=progress,
+        )
     return provisional
+
+
+def calibrate_tagger(
+    model: FluencyModel,
+    documents: Sequence[Document],
+    span_flags_per_100: float = SPAN_FLAGS_PER_100,
+    sentence_flags_per_100: float = SENTENCE_FLAGS_PER_100,
+    notices_per_100: float = NOTICES_PER_100,
+    progress: Callable[[str], None] | None = None,
+) -> TaggerThresholds:
+    """Decoding thresholds of ``model.tagger`` for these clean documents' false-positive budget.
+
+    Use text the tagger was not trained on: its training negatives score lower than new text.
+    """
+    if model.tagger is None:
+        raise ValueError("calibrate_tagger needs a FluencyModel with a tagger")
+    say = progress or (lambda message: None)
+    ctx = RuleContext()
+    # span_info -inf while fitting: every candidate window is verified, none skipped
+    limits = TaggerThresholds(TAGGER_CANDIDATE_P, TAGGER_GAIN_WEIGHT, math.inf, -math.inf, math.inf, math.inf)
+    saved, model.thresholds = model.thresholds, replace(model.thresholds, tagger=limits)
+    try:
+        say(f"tagging {sum(len(d.sentences) for d in documents)} clean sentences")
+        paragraph_scores = model.paragraph_scores(documents)
+        word_scores = model.word_scores(documents, ctx, paragraph_scores)
+        windows: list[tuple] = []  # (document and sentence, first, last, score), as tagged_spans groups them
+        sentence_ps: list[float] = []
+        n = 0
+        for d, (doc, doc_scores, sentences) in enumerate(zip(documents, paragraph_scores, word_scores)):
+            probabilities = model.tagger.word_probabilities(doc, doc_scores) if doc.paragraphs else []
+            sentence_ps.extend(p for p, words in zip(model.tagger.sentence_probabilities(probabilities), sentences) if words)
+            n += sum(1 for words in sentences if words)
+            windows.extend(((d, s), first, last, score) for s, first, last, score, _ in model.tagged_scores(doc, sentences, probabilities))
+    finally:
+        model.thresholds = saved
+    if n < 50:
+        raise ValueError(f"calibration needs at least 50 clean sentences, got {n}")
+    sentence_ps.sort(reverse=True)
+    floor = logit(TAGGER_CANDIDATE_P)
+    limits.span_warning = span_threshold(windows, int(n * span_flags_per_100 / 100), floor)
+    limits.span_info = span_threshold(windows, int(n * notices_per_100 / 100), floor)
+    limits.sentence_warning = threshold_for(sentence_ps, int(n * sentence_flags_per_100 / 100), floor=0.0)
+    limits.sentence_info = threshold_for(sentence_ps, int(n * notices_per_100 / 100), floor=0.0)
+    return limits
+
+
+def span_threshold(windows: Sequence[tuple], allowed: int, floor: float) -> float:
+    """The smallest score at which the windows reaching it form at most ``allowed`` findings
+    (overlapping windows of a sentence make one finding)."""
+    for score in sorted({w[3] for w in windows}, reverse=True):
+        if len(overlapping_groups(w for w in windows if w[3] >= score)) > allowed:
+            return max(floor, score + 1e-6)
+    return floor
+
+
+def threshold_for(descending: Sequence[float], allowed: int, floor: float) -> float:
+    """The smallest value that lets at most ``allowed`` of these clean-text values reach it."""
+    if allowed >= len(descending):
+        return floor
+    return max(floor, descending[allowed] + 1e-6)

@@ -9,6 +9,7 @@ Keys (all optional)::
     lm = true                      # use the language model
     model = "…"                    # HF name or local folder (default: packaged SmolLM2)
     thresholds = "path.json"       # from `mtcheck calibrate`
+    detector = "auto"              # LM flags from: auto | tagger | untrained
 
     [tool.mtcheck.severity]        # re-severity a rule by code
     P002 = "info"
@@ -40,6 +41,7 @@ class Config:
     gguf_file: str | None = None
     device: str = "auto"
     thresholds: Path | None = None
+    detector: str = "auto"
     source: Path | None = None
 
     def enabled(self, code: str) -> bool:
@@ -59,7 +61,10 @@ class Config:
         return replace(self, **{k: v for k, v in overrides.items() if v is not None})
 
 
-KNOWN_KEYS = {"select", "ignore", "severity", "allowlist", "fail-on", "lm", "model", "gguf-file", "device", "thresholds"}
+KNOWN_KEYS = {
+    "select", "ignore", "severity", "allowlist", "fail-on", "lm", "model", "gguf-file", "device", "thresholds", "detector"
+}
+DETECTORS = ("auto", "tagger", "untrained")
 
 
 def _codes(value: Any, key: str) -> tuple[str, ...]:
@@ -88,6 +93,9 @@ def from_mapping(table: dict[str, Any], base_dir: Path | None = None, source: Pa
     allowlist = table.get("allowlist", [])
     if not isinstance(allowlist, list):
         raise ConfigError("'allowlist' must be a list of strings")
+    detector = str(table.get("detector", "auto"))
+    if detector not in DETECTORS:
+        raise ConfigError(f"{source or 'config'}: 'detector' must be one of {', '.join(DETECTORS)}, not {detector!r}")
     thresholds = table.get("thresholds")
     if thresholds is not None:
         thresholds = Path(thresholds)
@@ -104,6 +112,7 @@ def from_mapping(table: dict[str, Any], base_dir: Path | None = None, source: Pa
         gguf_file=table.get("gguf-file"),
         device=str(table.get("device", "auto")),
         thresholds=thresholds,
+        detector=detector,
         source=source,
     )
 

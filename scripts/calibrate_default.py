@@ -16,11 +16,13 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from evaldata import EVAL_DIR, clean_news_documents  # noqa: E402
+from train_tagger import clean_examples  # noqa: E402
 
 from mtcheck.calibration import calibrate  # noqa: E402
 from mtcheck.document import Document  # noqa: E402
 from mtcheck.lm.models import load_model  # noqa: E402
 from mtcheck.lm.scorer import Scorer  # noqa: E402
+from mtcheck.tagger import Tagger  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -41,11 +43,20 @@ def main() -> None:
     texts = clean_news_documents() + translated_reference_documents()
     documents = [Document.parse(text, source) for text, source in texts]
     scorer = Scorer(load_model())
-    thresholds = calibrate(scorer, documents, progress=lambda m: print(m, file=sys.stderr))
+    # The tagger's decoding is fitted only on the clean halves it never trained on.
+    tagger_documents = [Document.parse(e.text, e.group) for e in clean_examples(("calib",))]
+    thresholds = calibrate(
+        scorer,
+        documents,
+        progress=lambda m: print(m, file=sys.stderr),
+        tagger=Tagger.load(scorer.identity),
+        tagger_documents=tagger_documents,
+    )
     thresholds.save(args.out)
     print(
         f"wrote {args.out}: {thresholds.clean_sentences} sentences, window {thresholds.window_bits:.2f} bits, "
-        f"margin {thresholds.verify_margin_bits:.2f} bits, sentence z {thresholds.sentence_flag_z:.2f} "
+        f"margin {thresholds.verify_margin_bits:.2f} bits, sentence z {thresholds.sentence_flag_z:.2f}, "
+        f"tagger {thresholds.tagger} "
         f"({time.perf_counter() - started:.0f} s)"
     )
 

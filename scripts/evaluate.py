@@ -375,7 +375,7 @@ def markdown(results: dict[str, Any]) -> str:
     out = [
         "# mtcheck evaluation",
         "",
-        f"LM: {'on, ' + str(meta.get('model')) if meta['lm'] else 'off (heuristics only)'}; thresholds: {meta['thresholds']}; "
+        f"LM: {'on, ' + str(meta.get('model')) if meta['lm'] else 'off (heuristics only)'}; thresholds: {meta['thresholds']}; detector: {meta.get('detector', 'auto')}; "
         f"sample: {meta['sample']} ({caps}); "
         f"batch {meta['batch']}; total {meta['seconds']:.0f} s.",
         "",
@@ -464,6 +464,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--batch", type=int, default=64, help="texts per check_many call (default 64)")
     parser.add_argument("--model", default=None, help="override the LM (default: the packaged model)")
     parser.add_argument("--thresholds", type=Path, default=None, help="override the fluency thresholds file")
+    parser.add_argument("--detector", choices=("auto", "tagger", "untrained"), default=None,
+                        help="where LM flags come from (default: the config default, auto)")
     parser.add_argument("--out", type=Path, default=None, help="write the results as JSON here")
     parser.add_argument("--markdown", type=Path, default=None, help="write the Markdown tables here")
     args = parser.parse_args(argv)
@@ -495,7 +497,7 @@ def caps_for(args: argparse.Namespace) -> dict[str, int | None]:
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     args = parse_args(argv)
-    config = Config(lm=not args.no_lm).merged(model=args.model, thresholds=args.thresholds)
+    config = Config(lm=not args.no_lm).merged(model=args.model, thresholds=args.thresholds, detector=args.detector)
     checker = Checker(config)
     model = None
     if config.lm:
@@ -519,6 +521,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             "lm": config.lm,
             "model": model,
             "thresholds": str(args.thresholds) if args.thresholds else "default",
+            "detector": config.detector,
             "sample": "full" if args.full else "limit" if args.limit is not None else "default subsample",
             "caps": caps,
             "batch": args.batch,

@@ -1,18 +1,30 @@
 """Fluency rules: the language model's view of the text, normalised, calibrated and verified.
 
-How a span is found (see DESIGN.md, "Fluency"):
-1. Every paragraph is scored once, so each token's log-probability is conditioned on all the
-   text before it in its paragraph.
-2. Each word's surprisal (bits) is normalised by its context-free base rate (wordfreq unigram
+Every paragraph is scored once, so each token's log-probability is conditioned on all the text
+before it in its paragraph. Two detectors turn those scores into findings (config ``detector``):
+
+**tagger** (default when mtcheck/data/tagger.npz was fitted for the model, see docs/tagger.md):
+1. The learned tagger gives every word a probability of being garbled, from the same LM pass.
+2. The three-word window around each word rated at least ``candidate_p``, and each candidate
+   window of the untrained detector, is verified by small edits (see 4 below); it scores
+   logit(highest p in the window) + ``gain_weight`` * (best edit gain in bits), and scores
+   above thresholds fitted on clean text give F001 (overlapping windows make one finding).
+3. Sentence fluency is the share of clean sentences the tagger rates more garbled; F002 flags a
+   sentence whose garbled probability is above what clean text reaches at the budget.
+
+**untrained** (any other model, or ``detector = "untrained"``):
+1. Each word's surprisal (bits) is normalised by its context-free base rate (wordfreq unigram
    surprisal): rare-but-correct words stop looking surprising. Capitalised, hyphenated and
    digit-bearing words, the paragraph's first word and allowlisted terms are never counted
    as surprising (they are left to consistency rules); their normalised surprisal is capped at 0.
-3. Windows of three words whose summed normalised surprisal exceeds a threshold fitted on clean
-   text are candidates. A candidate is verified by small edits (drop a word, drop a repeat, swap
-   two words): when an edit raises the sentence's log-probability by a calibrated margin (after
-   a per-token deletion penalty), the span is flagged and the edit becomes the suggestion.
-4. Sentence fluency is the share of clean sentences that scored worse (a calibrated 0-1 value:
-   clean text is spread evenly over 0-1, garbled text sits near 0).
+2. Windows of three words whose summed normalised surprisal exceeds a threshold fitted on clean
+   text are candidates, verified by edits as below.
+3. Sentence fluency is the share of clean sentences whose summed normalised surprisal (z) was
+   worse; F002 flags a z above what clean text reaches at the budget.
+
+4. Edit verification (both): drop a word, swap two neighbours, or put a frequent alternative in
+   a word's place; the gain is how much more likely the edited text is (bits, net of the unigram
+   cost of the change and a per-deleted-word penalty). The best edit becomes the suggestion.
 """
 
 from __future__ import annotations
@@ -21,7 +33,7 @@ import json
 import math
 import sys
 from bisect import bisect_left
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from importlib import resources
@@ -41,8 +53,8 @@ DEFAULT_THRESHOLDS = "fluency_thresholds.json"
 
 @register
 class DisfluentSpan(Rule):
-    """Catches a clause the language model finds far less likely than its words' base rates,
-    confirmed by a small edit that makes it fluent.
+    """Catches a clause the language model finds garbled: rated by the learned tagger (or far
+    less likely than its words' base rates), backed by a small edit that makes it fluent.
 
     Bad: ``They blame the United States for silence their global ambitions.``
     Good: ``They blame the United States for silencing their global ambitions.``
@@ -51,7 +63,7 @@ class DisfluentSpan(Rule):
     code = "F001"
     slug = "disfluent-span"
     severity = Severity.WARNING
-    summary = "A word window the LM finds garbled, verified by an edit that repairs it."
+    summary = "A word window the LM finds garbled, backed by an edit that repairs it."
     uses_lm = True
 
 
@@ -75,6 +87,25 @@ class FluencyError(MtcheckError):
 
 
 @dataclass
+class TaggerThresholds:
+    """How the learned tagger's word probabilities become findings (fitted on clean text).
+
+    The window around a word the tagger rates at least ``candidate_p`` (and each untrained
+    candidate window) is verified by edits; its score is logit(highest p in the window) +
+    ``gain_weight`` * (best edit gain in bits). Scores
+    at ``span_info`` / ``span_warning`` give info / warning F001 findings. A sentence whose
+    garbled probability reaches ``sentence_info`` / ``sentence_warning`` gives an F002 finding.
+    """
+
+    candidate_p: float
+    gain_weight: float
+    span_warning: float
+    span_info: float
+    sentence_warning: float
+    sentence_info: float
+
+
+@dataclass
 class Thresholds:
     """What calibration fits on clean text; shipped for the default model as package data."""
 
@@ -89,6 +120,11 @@ class Thresholds:
     sentence_notice_z: float = math.inf  # info-level F002 below the warning z
     sentence_quantiles: list[float] = field(default_factory=list)
     clean_sentences: int = 0
+    tagger: "TaggerThresholds | None" = None  # the learned tagger's decoding, when fitted for this model
+
+    def __post_init__(self) -> None:
+        if isinstance(self.tagger, dict):
+            self.tagger = TaggerThresholds(**self.tagger)
 
     def fluency(self, z: float) -> float:
         """Share of clean sentences with a worse (higher) z: 1 fluent … 0 garbled."""
@@ -114,6 +150,32 @@ class Thresholds:
             return cls(**json.loads(text))
         except (OSError, ValueError, TypeError) as exc:
             raise FluencyError(f"cannot read fluency thresholds {path or DEFAULT_THRESHOLDS}: {exc}") from None
+
+
+def overlapping_groups(windows: Iterable[tuple]) -> list[list[tuple]]:
+    """Windows (sentence index, first word, last word, ...) grouped where they overlap in a sentence."""
+    groups: list[list[tuple]] = []
+    for window in sorted(windows, key=lambda w: (w[0], w[1])):
+        if groups and groups[-1][0][0] == window[0] and window[1] <= max(w[2] for w in groups[-1]):
+            groups[-1].append(window)
+        else:
+            groups.append([window])
+    return groups
+
+
+MIN_SUGGESTION_GAIN_BITS = 1.0
+# Windows that could not reach the info score even with this edit gain are not verified (the
+# largest gain on 6,116 dev candidate windows was 35.2 bits).
+GAIN_CAP_BITS = 40.0  # an edit that gains less is no repair worth suggesting
+
+
+def logit(p: float) -> float:
+    p = min(max(p, 1e-9), 1 - 1e-9)
+    return math.log(p / (1 - p))
+
+
+def mean_fluency(scores: Sequence[SentenceScore]) -> float | None:
+    return sum(s.fluency for s in scores) / len(scores) if scores else None
 
 
 @dataclass
@@ -180,10 +242,15 @@ class FluencyModel:
             print(message, file=sys.stderr)
 
         scorer = Scorer(load_model(config.model, gguf_file=config.gguf_file, device=config.device))
-        tagger = Tagger.load(scorer.identity)
-        if tagger is None:
-            notice("mtcheck: no learned tagger for this model; sentence fluency comes from the untrained score")
-        return cls(scorer, Thresholds.load(config.thresholds), notice=notice, tagger=tagger)
+        thresholds = Thresholds.load(config.thresholds)
+        tagger = None if config.detector == "untrained" else Tagger.load(scorer.identity)
+        if tagger is None and config.detector != "untrained":
+            notice("mtcheck: no learned tagger for this model; fluency flags come from the untrained detector")
+        elif tagger is not None and thresholds.tagger is None:
+            notice("mtcheck: the fluency thresholds have no tagger section; span flags come from the untrained detector")
+        if config.detector == "tagger" and (tagger is None or thresholds.tagger is None):
+            raise FluencyError("detector = 'tagger' needs tagger weights and thresholds fitted for this model")
+        return cls(scorer, thresholds, notice=notice, tagger=tagger)
 
     # -- scoring -----------------------------------------------------------------------------
     def paragraph_scores(self, documents: Sequence[Document]) -> list[list]:
@@ -246,41 +313,118 @@ class FluencyModel:
                 yield i, j - 1, sum(w.normalised_bits for w in words[i:j])
 
     # -- findings ----------------------------------------------------------------------------
+    @property
+    def uses_tagger(self) -> bool:
+        return self.tagger is not None and self.thresholds.tagger is not None
+
     def analyse(self, documents: Sequence[Document], ctx: RuleContext) -> list[FluencyResult]:
         results = []
         paragraph_scores = self.paragraph_scores(documents)
         word_scores = self.word_scores(documents, ctx, paragraph_scores)
         for doc, doc_scores, sentences in zip(documents, paragraph_scores, word_scores):
-            findings: list[Finding] = []
-            scores: list[SentenceScore] = []
-            learned = self.learned_fluency(doc, doc_scores)
-            for index, (sentence, words) in enumerate(zip(doc.sentences, sentences)):
-                z = self.sentence_z(words)
-                z_fluency = self.thresholds.fluency(z)
-                fluency = learned[index] if learned is not None else z_fluency
-                scores.append(SentenceScore(sentence.start, sentence.end, fluency, z))
-                if words and z > min(self.thresholds.sentence_flag_z, self.thresholds.sentence_notice_z):
-                    finding = self.sentence_rule.finding(
-                        sentence.start,
-                        sentence.end,
-                        f"This sentence reads less fluently than {100 * (1 - z_fluency):.1f}% of clean news "
-                        "sentences; check it against the source.",
-                        score=z_fluency,
-                    )
-                    if z <= self.thresholds.sentence_flag_z:
-                        finding = finding.with_severity(Severity.INFO)
-                    findings.append(finding)
-                findings.extend(self.verified_spans(doc, sentence, words))
-            fluency = sum(s.fluency for s in scores) / len(scores) if scores else None
-            results.append(FluencyResult(findings, scores, fluency))
+            if self.uses_tagger:
+                results.append(self.tagged_result(doc, doc_scores, sentences))
+            else:
+                results.append(self.untrained_result(doc, sentences))
         return results
 
-    def learned_fluency(self, doc: Document, paragraph_scores: list) -> list[float] | None:
-        """The tagger's sentence fluency (share of clean sentences that look more garbled), if there is a tagger."""
-        if self.tagger is None or not doc.paragraphs:
-            return None
-        probabilities = self.tagger.word_probabilities(doc, paragraph_scores)
-        return [self.tagger.sentence_fluency(p) for p in self.tagger.sentence_probabilities(probabilities)]
+    def untrained_result(self, doc: Document, sentences: Sequence[Sequence[WordScore]]) -> FluencyResult:
+        """Sentence fluency and F002 from z; F001 from surprising windows verified by edits."""
+        findings: list[Finding] = []
+        scores: list[SentenceScore] = []
+        for sentence, words in zip(doc.sentences, sentences):
+            z = self.sentence_z(words)
+            fluency = self.thresholds.fluency(z)
+            scores.append(SentenceScore(sentence.start, sentence.end, fluency, z))
+            if words and z > min(self.thresholds.sentence_flag_z, self.thresholds.sentence_notice_z):
+                warning = z > self.thresholds.sentence_flag_z
+                findings.append(self.sentence_finding(sentence, fluency, warning))
+        findings.extend(self.verified_spans(doc, sentences))
+        return FluencyResult(findings, scores, mean_fluency(scores))
+
+    def tagged_result(
+        self, doc: Document, paragraph_scores: list, sentences: Sequence[Sequence[WordScore]]
+    ) -> FluencyResult:
+        """Sentence fluency, F002 and F001 from the learned tagger (z is still reported)."""
+        limits = self.thresholds.tagger
+        probabilities = self.tagger.word_probabilities(doc, paragraph_scores) if doc.paragraphs else []
+        findings: list[Finding] = []
+        scores: list[SentenceScore] = []
+        garbled = self.tagger.sentence_probabilities(probabilities)
+        for sentence, words, p in zip(doc.sentences, sentences, garbled):
+            fluency = self.tagger.sentence_fluency(p)
+            scores.append(SentenceScore(sentence.start, sentence.end, fluency, self.sentence_z(words)))
+            if words and p >= limits.sentence_info:
+                findings.append(self.sentence_finding(sentence, fluency, p >= limits.sentence_warning))
+        findings.extend(self.tagged_spans(doc, sentences, probabilities))
+        return FluencyResult(findings, scores, mean_fluency(scores))
+
+    def sentence_finding(self, sentence: Sentence, fluency: float, warning: bool) -> Finding:
+        finding = self.sentence_rule.finding(
+            sentence.start,
+            sentence.end,
+            f"This sentence reads less fluently than {100 * (1 - fluency):.1f}% of clean news "
+            "sentences; check it against the source.",
+            score=fluency,
+        )
+        return finding if warning else finding.with_severity(Severity.INFO)
+
+    def tagged_candidates(
+        self, sentences: Sequence[Sequence[WordScore]], probabilities: Sequence[Sequence[float]]
+    ) -> list[tuple[int, int, int, float]]:
+        """(sentence index, first, last, highest tagger p) of the windows worth verifying: the
+        window around each word the tagger rates at least ``candidate_p`` and the untrained
+        detector's candidates, when the window holds a word edits may touch and could reach the
+        info score with an edit gain of up to GAIN_CAP_BITS."""
+        limits = self.thresholds.tagger
+        reachable = limits.span_info - limits.gain_weight * GAIN_CAP_BITS
+        windows = []
+        for index, (words, probs) in enumerate(zip(sentences, probabilities)):
+            spans = {(max(0, i - 1), min(len(words) - 1, i + 1)) for i, p in enumerate(probs) if p >= limits.candidate_p}
+            spans |= {(first, last) for first, last, _ in self.candidates(words)}
+            for first, last in sorted(spans):
+                p = max(probs[first : last + 1])
+                if logit(p) >= reachable and any(w.eligible for w in words[first : last + 1]):
+                    windows.append((index, first, last, p))
+        return windows
+
+    def tagged_scores(
+        self, doc: Document, sentences: Sequence[Sequence[WordScore]], probabilities: Sequence[Sequence[float]]
+    ) -> list[tuple[int, int, int, float, tuple[float, str] | None]]:
+        """Each tagger candidate window with its span score and best edit (one batched LM call)."""
+        windows = self.tagged_candidates(sentences, probabilities)
+        sentence_list = doc.sentences
+        plans = [self.edit_plan(doc, sentence_list[s], sentences[s], first, last) for s, first, last, _ in windows]
+        scored = []
+        for (s, first, last, p), best in zip(windows, self.best_edits(plans)):
+            if best is None:
+                continue
+            score = logit(p) + self.thresholds.tagger.gain_weight * best[0]
+            scored.append((s, first, last, score, best))
+        return scored
+
+    def tagged_spans(
+        self, doc: Document, sentences: Sequence[Sequence[WordScore]], probabilities: Sequence[Sequence[float]]
+    ) -> list[Finding]:
+        """F001 findings from the tagger: windows scoring at least ``span_info``; overlapping
+        flagged windows of a sentence become one finding (the strongest window's edit)."""
+        limits = self.thresholds.tagger
+        findings = []
+        for group in overlapping_groups(w for w in self.tagged_scores(doc, sentences, probabilities) if w[3] >= limits.span_info):
+            words = sentences[group[0][0]]
+            start, end = words[min(w[1] for w in group)].word.start, words[max(w[2] for w in group)].word.end
+            s, first, last, score, (gain, edited) = max(group, key=lambda w: w[3])
+            window_start, window_end = words[first].word.start, words[last].word.end
+            suggestion = None
+            if gain >= MIN_SUGGESTION_GAIN_BITS:
+                suggestion = doc.text[start:window_start] + edited + doc.text[window_end:end]
+            message = (
+                f"The fluency tagger rates this wording as likely garbled (score {score:.2f})"
+                + (f"; an edit makes it {gain:.1f} bits more likely." if suggestion is not None else ".")
+            )
+            finding = self.span_rule.finding(start, end, message, suggestion=suggestion, score=score)
+            findings.append(finding if score >= limits.span_warning else finding.with_severity(Severity.INFO))
+        return findings
 
     def candidates(self, words: Sequence[WordScore]) -> list[tuple[int, int, float]]:
         """Non-overlapping windows above the threshold, strongest first."""
@@ -293,19 +437,26 @@ class FluencyModel:
                 chosen.append((first, last, bits))
         return chosen
 
-    def verified_spans(self, doc: Document, sentence: Sentence, words: Sequence[WordScore]) -> list[Finding]:
+    def verified_spans(
+        self, doc: Document, sentence_words: Sequence[Sequence[WordScore]]
+    ) -> list[Finding]:
+        """F001 findings of one document: candidate windows verified by edits, all scored at once."""
+        windows = [
+            (sentence, words, first, last, bits)
+            for sentence, words in zip(doc.sentences, sentence_words)
+            for first, last, bits in self.candidates(words)
+        ]
+        plans = [self.edit_plan(doc, sentence, words, first, last) for sentence, words, first, last, _ in windows]
         findings = []
-        for first, last, bits in self.candidates(words):
-            best = self.best_edit(doc, sentence, words, first, last)
-            start, end = words[first].word.start, words[last].word.end
+        for (_, words, first, last, bits), best in zip(windows, self.best_edits(plans)):
             if best is None:
                 continue
             gain, suggestion = best
             if gain < min(self.thresholds.verify_margin_bits, self.thresholds.notice_margin_bits):
                 continue
             finding = self.span_rule.finding(
-                start,
-                end,
+                words[first].word.start,
+                words[last].word.end,
                 f"The language model finds this wording garbled ({bits:.1f} bits above the words' "
                 f"usual rates); an edit makes it {gain:.1f} bits more likely.",
                 suggestion=suggestion,
@@ -319,12 +470,17 @@ class FluencyModel:
     def best_edit(
         self, doc: Document, sentence: Sentence, words: Sequence[WordScore], first: int, last: int
     ) -> tuple[float, str] | None:
-        """The edit of words[first..last] that most raises the text's normalised log-probability.
+        """The edit of words[first..last] that most raises the text's normalised log-probability,
+        as (gain in bits, edited span text); None when no word of the window may be edited."""
+        return self.best_edits([self.edit_plan(doc, sentence, words, first, last)])[0]
+
+    def edit_plan(
+        self, doc: Document, sentence: Sentence, words: Sequence[WordScore], first: int, last: int
+    ) -> EditPlan | None:
+        """What to score for the edits of words[first..last].
 
         Each variant is scored with the paragraph up to the window as shared context and the next
-        few words after it (an edit's effect is local); the gain is in bits, net of the edit's
-        change in unigram surprisal (deleting a rare word is no repair by itself) and a small
-        per-deleted-word penalty.
+        few words after it (an edit's effect is local).
         """
         start, end = words[first].word.start, words[last].word.end
         window = words[first : last + 1]
@@ -336,19 +492,42 @@ class FluencyModel:
         tail_end = words[min(last + TAIL_WORDS, len(words) - 1)].word.end if last + 1 < len(words) else end
         tail = doc.text[end:tail_end]
         variants = [doc.text[start:end] + tail] + [edit.text + tail for edit in edits]
-        logprobs = self.scorer.continuation_logprob(prefix, variants)
-        original = logprobs[0] / LN2
-        best = None
-        for edit, lp in zip(edits, logprobs[1:]):
-            gain = (
-                lp / LN2
-                - original
-                - edit.unigram_delta_bits
-                - self.thresholds.deletion_penalty_bits * edit.removed_words
-            )
-            if best is None or gain > best[0]:
-                best = (gain, edit.text)
-        return best
+        return EditPlan(prefix, variants, edits)
+
+    def best_edits(self, plans: Sequence[EditPlan | None]) -> list[tuple[float, str] | None]:
+        """Score every plan in one batched LM call; per plan, its best (gain, edited text).
+
+        The gain is in bits, net of the edit's change in unigram surprisal (deleting a rare word
+        is no repair by itself) and a small per-deleted-word penalty.
+        """
+        real = [plan for plan in plans if plan is not None]
+        scored = iter(self.scorer.continuation_logprob_many([(p.prefix, p.variants) for p in real]) if real else [])
+        results: list[tuple[float, str] | None] = []
+        for plan in plans:
+            if plan is None:
+                results.append(None)
+                continue
+            logprobs = next(scored)
+            original = logprobs[0] / LN2
+            best = None
+            for edit, lp in zip(plan.edits, logprobs[1:]):
+                gain = (
+                    lp / LN2
+                    - original
+                    - edit.unigram_delta_bits
+                    - self.thresholds.deletion_penalty_bits * edit.removed_words
+                )
+                if best is None or gain > best[0]:
+                    best = (gain, edit.text)
+            results.append(best)
+        return results
+
+
+@dataclass(frozen=True)
+class EditPlan:
+    prefix: str  # the paragraph up to the window
+    variants: list[str]  # the window as written, then each edit, each followed by the same tail
+    edits: list["Edit"]
 
 
 CONFUSION_SETS = (
