@@ -162,3 +162,11 @@ def test_calibrate_fits_the_tagger_section_when_given_a_tagger(scorer):
     fitted = calibrate(scorer, docs, tagger=StubTagger({"budget"}, p=0.6))
     assert isinstance(fitted.tagger, TaggerThresholds)
     assert calibrate(scorer, docs).tagger is None
+
+
+def test_without_tagger_flags_the_tagger_gives_only_sentence_fluency(scorer):
+    model = FluencyModel(scorer, thresholds(scorer), tagger=StubTagger({"thin"}), tagger_flags=False)
+    assert not model.uses_tagger
+    doc, result = analyse(model, "They stayed friends through thick, thin and thin. The rest is fine.")
+    assert [round(s.fluency, 2) for s in result.sentences] == [0.1, 0.99]
+    assert all("tagger" not in f.message for f in result.findings)

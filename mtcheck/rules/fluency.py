@@ -3,7 +3,7 @@
 Every paragraph is scored once, so each token's log-probability is conditioned on all the text
 before it in its paragraph. Two detectors turn those scores into findings (config ``detector``):
 
-**tagger** (default when mtcheck/data/tagger.npz was fitted for the model, see docs/tagger.md):
+**tagger** (``detector = "tagger"``; needs mtcheck/data/tagger.npz fitted for the model, see docs/tagger.md):
 1. The learned tagger gives every word a probability of being garbled, from the same LM pass.
 2. The three-word window around each word rated at least ``candidate_p``, and each candidate
    window of the untrained detector, is verified by small edits (see 4 below); it scores
@@ -12,15 +12,16 @@ before it in its paragraph. Two detectors turn those scores into findings (confi
 3. Sentence fluency is the share of clean sentences the tagger rates more garbled; F002 flags a
    sentence whose garbled probability is above what clean text reaches at the budget.
 
-**untrained** (any other model, or ``detector = "untrained"``):
+**untrained** (the default flags; any model):
 1. Each word's surprisal (bits) is normalised by its context-free base rate (wordfreq unigram
    surprisal): rare-but-correct words stop looking surprising. Capitalised, hyphenated and
    digit-bearing words, the paragraph's first word and allowlisted terms are never counted
    as surprising (they are left to consistency rules); their normalised surprisal is capped at 0.
 2. Windows of three words whose summed normalised surprisal exceeds a threshold fitted on clean
    text are candidates, verified by edits as below.
-3. Sentence fluency is the share of clean sentences whose summed normalised surprisal (z) was
-   worse; F002 flags a z above what clean text reaches at the budget.
+3. F002 flags a sentence whose summed normalised surprisal (z) is above what clean text reaches
+   at the budget. Sentence fluency comes from the tagger when it fits the model (it ranks
+   sentences better), else it is the share of clean sentences whose z was worse.
 
 4. Edit verification (both): drop a word, swap two neighbours, or put a frequent alternative in
    a word's place; the gain is how much more likely the edited text is (bits, net of the unigram
@@ -219,10 +220,12 @@ class FluencyModel:
         thresholds: Thresholds,
         notice: Callable[[str], None] | None = None,
         tagger=None,
+        tagger_flags: bool = True,
     ) -> None:
         self.scorer = scorer
         self.thresholds = thresholds
-        self.tagger = tagger  # mtcheck.tagger.Tagger: learned sentence fluency, when fitted for this model
+        self.tagger = tagger  # mtcheck.tagger.Tagger, when fitted for this model: sentence fluency
+        self.tagger_flags = tagger_flags  # and F001/F002 too (needs thresholds.tagger)
         self.span_rule = DisfluentSpan()
         self.sentence_rule = DisfluentSentence()
         if thresholds.model != scorer.identity and notice is not None:
@@ -245,12 +248,13 @@ class FluencyModel:
         thresholds = Thresholds.load(config.thresholds)
         tagger = None if config.detector == "untrained" else Tagger.load(scorer.identity)
         if tagger is None and config.detector != "untrained":
-            notice("mtcheck: no learned tagger for this model; fluency flags come from the untrained detector")
-        elif tagger is not None and thresholds.tagger is None:
-            notice("mtcheck: the fluency thresholds have no tagger section; span flags come from the untrained detector")
+            notice("mtcheck: no learned tagger for this model; sentence fluency comes from the untrained score")
         if config.detector == "tagger" and (tagger is None or thresholds.tagger is None):
-            raise FluencyError("detector = 'tagger' needs tagger weights and thresholds fitted for this model")
-        return cls(scorer, thresholds, notice=notice, tagger=tagger)
+            raise FluencyError(
+                "detector = 'tagger' needs tagger weights fitted for this model and thresholds with a "
+                "tagger section (`mtcheck calibrate` writes one)"
+            )
+        return cls(scorer, thresholds, notice=notice, tagger=tagger, tagger_flags=config.detector == "tagger")
 
     # -- scoring -----------------------------------------------------------------------------
     def paragraph_scores(self, documents: Sequence[Document]) -> list[list]:
@@ -315,7 +319,8 @@ class FluencyModel:
     # -- findings ----------------------------------------------------------------------------
     @property
     def uses_tagger(self) -> bool:
-        return self.tagger is not None and self.thresholds.tagger is not None
+        """Whether F001/F002 come from the tagger (else from the untrained detector)."""
+        return self.tagger_flags and self.tagger is not None and self.thresholds.tagger is not None
 
     def analyse(self, documents: Sequence[Document], ctx: RuleContext) -> list[FluencyResult]:
         results = []
@@ -325,20 +330,25 @@ class FluencyModel:
             if self.uses_tagger:
                 results.append(self.tagged_result(doc, doc_scores, sentences))
             else:
-                results.append(self.untrained_result(doc, sentences))
+                results.append(self.untrained_result(doc, doc_scores, sentences))
         return results
 
-    def untrained_result(self, doc: Document, sentences: Sequence[Sequence[WordScore]]) -> FluencyResult:
-        """Sentence fluency and F002 from z; F001 from surprising windows verified by edits."""
+    def untrained_result(
+        self, doc: Document, paragraph_scores: list, sentences: Sequence[Sequence[WordScore]]
+    ) -> FluencyResult:
+        """F002 from z; F001 from surprising windows verified by edits; sentence fluency from the
+        tagger when there is one (it ranks sentences better), else from z."""
         findings: list[Finding] = []
         scores: list[SentenceScore] = []
-        for sentence, words in zip(doc.sentences, sentences):
+        learned = self.learned_fluency(doc, paragraph_scores)
+        for index, (sentence, words) in enumerate(zip(doc.sentences, sentences)):
             z = self.sentence_z(words)
-            fluency = self.thresholds.fluency(z)
+            z_fluency = self.thresholds.fluency(z)
+            fluency = learned[index] if learned is not None else z_fluency
             scores.append(SentenceScore(sentence.start, sentence.end, fluency, z))
             if words and z > min(self.thresholds.sentence_flag_z, self.thresholds.sentence_notice_z):
                 warning = z > self.thresholds.sentence_flag_z
-                findings.append(self.sentence_finding(sentence, fluency, warning))
+                findings.append(self.sentence_finding(sentence, z_fluency, warning))
         findings.extend(self.verified_spans(doc, sentences))
         return FluencyResult(findings, scores, mean_fluency(scores))
 
@@ -358,6 +368,13 @@ class FluencyModel:
                 findings.append(self.sentence_finding(sentence, fluency, p >= limits.sentence_warning))
         findings.extend(self.tagged_spans(doc, sentences, probabilities))
         return FluencyResult(findings, scores, mean_fluency(scores))
+
+    def learned_fluency(self, doc: Document, paragraph_scores: list) -> list[float] | None:
+        """The tagger's sentence fluency (share of clean sentences that look more garbled), if there is a tagger."""
+        if self.tagger is None or not doc.paragraphs:
+            return None
+        probabilities = self.tagger.word_probabilities(doc, paragraph_scores)
+        return [self.tagger.sentence_fluency(p) for p in self.tagger.sentence_probabilities(probabilities)]
 
     def sentence_finding(self, sentence: Sentence, fluency: float, warning: bool) -> Finding:
         finding = self.sentence_rule.finding(
