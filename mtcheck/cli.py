@@ -42,11 +42,13 @@ def main() -> None:
 @selection_options
 @click.option("--fail-on", type=SEVERITIES, default=None, help="Lowest severity that makes the exit code 1 [default: warning].")
 @lm_options
-def check(files, fmt, output, color, config_path, select, ignore, fail_on, no_lm, model, gguf_file, device, thresholds) -> None:
+def check(
+    files, fmt, output, color, config_path, select, ignore, fail_on, no_lm, model, gguf_file, device, thresholds, detector
+) -> None:
     """Check FILES (or '-' for standard input) and report suspect spans."""
     from mtcheck.inputs import read_source
 
-    config = build_config(config_path, select, ignore, fail_on, no_lm, model, gguf_file, device, thresholds)
+    config = build_config(config_path, select, ignore, fail_on, no_lm, model, gguf_file, device, thresholds, detector)
     try:
         texts = [(read_source(source), source) for source in files]
         report = run_checker(config, texts)

@@ -14,7 +14,7 @@ gets, with its own start-up, thread and memory settings):
 - Sample article latency: cold (a new `mtcheck check ... --format json` process, model cache
   present; wall time and peak RSS) and warm (a reused Checker, second and later calls), with
   the warm time split into scoring and edit verification (continuation_logprob), and edit
-  verification as the pipeline calls it (one call per candidate window) against one batched call.
+  verification one call per candidate window against one batched call (as the pipeline makes it).
 - Model load from the cache (light load, and transformers' from_pretrained for comparison).
 - Heuristics-only throughput (MB/s of text, Checker(Config(lm=False))) and that torch stays out.
 - `mtcheck gate` segments/s on a corpus built from dev MQM outputs: --no-lm, with the LM on a
@@ -257,7 +257,7 @@ def worker_warm(spec: dict[str, Any]) -> dict[str, Any]:
     scorer = fluency.scorer
     spent = {"score": 0.0, "continuation": 0.0}
     calls: list[tuple[str, list[str]]] = []
-    score, continuation = scorer.score, scorer.continuation_logprob
+    score, continuation, continuation_many = scorer.score, scorer.continuation_logprob, scorer.continuation_logprob_many
 
     def timed_score(*args: Any, **kwargs: Any) -> Any:
         began = time.perf_counter()
@@ -266,15 +266,15 @@ def worker_warm(spec: dict[str, Any]) -> dict[str, Any]:
         finally:
             spent["score"] += time.perf_counter() - began
 
-    def timed_continuation(prefix: str, candidates: Any) -> Any:
-        calls.append((prefix, list(candidates)))
+    def timed_continuation(requests: Any) -> Any:
+        calls.extend((prefix, list(candidates)) for prefix, candidates in requests)
         began = time.perf_counter()
         try:
-            return continuation(prefix, candidates)
+            return continuation_many(requests)
         finally:
             spent["continuation"] += time.perf_counter() - began
 
-    scorer.score, scorer.continuation_logprob = timed_score, timed_continuation
+    scorer.score, scorer.continuation_logprob_many = timed_score, timed_continuation
     began = time.perf_counter()
     report = checker.check(text, "sample")
     first = time.perf_counter() - began
@@ -286,8 +286,8 @@ def worker_warm(spec: dict[str, Any]) -> dict[str, Any]:
         checker.check(text, "sample")
         totals.append(time.perf_counter() - began)
         splits.append(dict(spent))
-    # Edit verification as the pipeline calls it (one call per window) vs one batched call, each
-    # after the paragraphs were scored (as in a check: that fills the prefix cache).
+    # Edit verification one call per window vs one batched call (as the pipeline makes it, per
+    # document), each after the paragraphs were scored (as in a check: that fills the prefix cache).
     from mtcheck.document import Document
 
     paragraphs = [p.text for p in Document.parse(text, "sample").paragraphs]
@@ -302,7 +302,7 @@ def worker_warm(spec: dict[str, Any]) -> dict[str, Any]:
         scorer._prefixes.clear()
         score(paragraphs)
         began = time.perf_counter()
-        scorer.continuation_logprob_many(calls)
+        continuation_many(calls)
         batched.append(time.perf_counter() - began)
     tokenized = scorer.tokenize([p + c for p, cs in calls for c in cs]) if calls else []
     return {

@@ -65,7 +65,7 @@ def analyse(model: FluencyModel, text: str):
 
 
 def test_flags_the_window_around_a_word_the_tagger_rates_high(scorer):
-    model = FluencyModel(scorer, thresholds(scorer), tagger=StubTagger({"thin"}))
+    model = FluencyModel(scorer, thresholds(scorer), tagger_flags=True, tagger=StubTagger({"thin"}))
     assert model.uses_tagger
     doc, result = analyse(model, "They stayed friends through thick, thin and thin. The rest is fine.")
     spans = [f for f in result.findings if f.code == "F001"]
@@ -79,13 +79,13 @@ def test_flags_the_window_around_a_word_the_tagger_rates_high(scorer):
 
 
 def test_severity_follows_the_warning_threshold(scorer):
-    model = FluencyModel(scorer, thresholds(scorer, span_warning=logit(0.5)), tagger=StubTagger({"committee"}))
+    model = FluencyModel(scorer, thresholds(scorer, span_warning=logit(0.5)), tagger_flags=True, tagger=StubTagger({"committee"}))
     _, result = analyse(model, CLEAN[0])
     assert {f.severity for f in result.findings if f.code == "F001"} == {Severity.WARNING}
 
 
 def test_words_under_the_candidate_probability_are_never_flagged(scorer):
-    model = FluencyModel(scorer, thresholds(scorer, candidate_p=0.95), tagger=StubTagger({"committee"}))
+    model = FluencyModel(scorer, thresholds(scorer, candidate_p=0.95), tagger_flags=True, tagger=StubTagger({"committee"}))
     _, result = analyse(model, CLEAN[0])
     assert [f for f in result.findings if f.code == "F001"] == []
 
@@ -94,7 +94,7 @@ def test_untrained_candidate_windows_are_scored_with_the_tagger_too(scorer):
     """With every window an untrained candidate, a window holding a high-p word is flagged even
     though no word reaches candidate_p; windows whose best p cannot reach the info score are not."""
     model = FluencyModel(
-        scorer, thresholds(scorer, window_bits=-math.inf, candidate_p=0.95), tagger=StubTagger({"committee"})
+        scorer, thresholds(scorer, window_bits=-math.inf, candidate_p=0.95), tagger_flags=True, tagger=StubTagger({"committee"})
     )
     doc, result = analyse(model, CLEAN[0])
     spans = [doc.text[f.start : f.end] for f in result.findings if f.code == "F001"]
@@ -104,19 +104,19 @@ def test_untrained_candidate_windows_are_scored_with_the_tagger_too(scorer):
 def test_edit_gain_raises_the_span_score(scorer):
     """With a gain weight, the same window scores logit(p) + weight * gain: a huge weight makes
     any positive-gain edit decisive and a negative one sink under the info threshold."""
-    plain = FluencyModel(scorer, thresholds(scorer), tagger=StubTagger({"on"}))
+    plain = FluencyModel(scorer, thresholds(scorer), tagger_flags=True, tagger=StubTagger({"on"}))
     doc = Document.parse("The committee met on on Tuesday.")
     sentences = plain.word_scores([doc], RuleContext())
     probabilities = plain.tagger.word_probabilities(doc, [None])
     scored = plain.tagged_scores(doc, sentences[0], probabilities)
     assert scored and all(math.isclose(score, logit(0.9)) for *_, score, _ in scored)
-    weighted = FluencyModel(scorer, thresholds(scorer, gain_weight=1.0), tagger=plain.tagger)
+    weighted = FluencyModel(scorer, thresholds(scorer, gain_weight=1.0), tagger=plain.tagger, tagger_flags=True)
     for (*_, score, (gain, _)) in weighted.tagged_scores(doc, sentences[0], probabilities):
         assert math.isclose(score, logit(0.9) + gain, rel_tol=1e-9)
 
 
 def test_spans_never_cross_sentences_and_offsets_are_in_the_text(scorer):
-    model = FluencyModel(scorer, thresholds(scorer), tagger=StubTagger({"budget", "Members", "month"}))
+    model = FluencyModel(scorer, thresholds(scorer), tagger_flags=True, tagger=StubTagger({"budget", "Members", "month"}))
     doc, result = analyse(model, CLEAN[0])
     for f in result.findings:
         assert 0 <= f.start < f.end <= len(doc.text)
@@ -126,7 +126,7 @@ def test_spans_never_cross_sentences_and_offsets_are_in_the_text(scorer):
 def test_without_a_tagger_section_the_untrained_detector_runs(scorer):
     plain = thresholds(scorer)
     plain.tagger = None
-    model = FluencyModel(scorer, plain, tagger=StubTagger({"committee"}))
+    model = FluencyModel(scorer, plain, tagger_flags=True, tagger=StubTagger({"committee"}))
     assert not model.uses_tagger
     _, result = analyse(model, CLEAN[0])
     assert all("tagger" not in f.message for f in result.findings)
@@ -149,7 +149,7 @@ def test_tagger_calibration_meets_its_flag_budget(scorer):
     assert model.thresholds is base and base.tagger is None  # calibration restores what it borrowed
     assert limits.span_info <= limits.span_warning and limits.sentence_info <= limits.sentence_warning
     base.tagger = limits
-    results = FluencyModel(scorer, base, tagger=tagger).analyse(docs, RuleContext())
+    results = FluencyModel(scorer, base, tagger=tagger, tagger_flags=True).analyse(docs, RuleContext())
     sentences = sum(len(d.sentences) for d in docs)
     spans = [f for r in results for f in r.findings if f.code == "F001"]
     assert len(spans) <= math.ceil(0.05 * sentences)
@@ -165,7 +165,7 @@ def test_calibrate_fits_the_tagger_section_when_given_a_tagger(scorer):
 
 
 def test_without_tagger_flags_the_tagger_gives_only_sentence_fluency(scorer):
-    model = FluencyModel(scorer, thresholds(scorer), tagger=StubTagger({"thin"}), tagger_flags=False)
+    model = FluencyModel(scorer, thresholds(scorer), tagger=StubTagger({"thin"}))
     assert not model.uses_tagger
     doc, result = analyse(model, "They stayed friends through thick, thin and thin. The rest is fine.")
     assert [round(s.fluency, 2) for s in result.sentences] == [0.1, 0.99]

@@ -14,6 +14,8 @@ import click
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
 DEVICES = click.Choice(["auto", "cpu", "cuda", "mps"])
+DETECTORS = click.Choice(["auto", "tagger", "untrained"])
+DETECTOR_HELP = "Fluency flags from: auto (untrained detector, tagger fluency), tagger, or untrained."
 
 
 def fail(message: str) -> None:
@@ -58,6 +60,7 @@ lm_options = _apply([
     click.option("--device", type=DEVICES, default=None, help="Where the LM runs."),
     click.option("--thresholds", type=click.Path(dir_okay=False, path_type=Path), default=None,
                  help="Fluency thresholds written by `mtcheck calibrate`."),
+    click.option("--detector", type=DETECTORS, default=None, help=DETECTOR_HELP),
 ])
 
 
@@ -72,7 +75,7 @@ def resolve_config(config_path: Path | None, **overrides: Any):
     return base.merged(**overrides)
 
 
-def build_config(config_path, select, ignore, fail_on, no_lm, model, gguf_file, device, thresholds):
+def build_config(config_path, select, ignore, fail_on, no_lm, model, gguf_file, device, thresholds, detector=None):
     from mtcheck.config import parse_codes
     from mtcheck.findings import Severity
 
@@ -86,4 +89,5 @@ def build_config(config_path, select, ignore, fail_on, no_lm, model, gguf_file, 
         gguf_file=gguf_file,
         device=device,
         thresholds=thresholds,
+        detector=detector,
     )

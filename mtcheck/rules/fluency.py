@@ -220,7 +220,7 @@ class FluencyModel:
         thresholds: Thresholds,
         notice: Callable[[str], None] | None = None,
         tagger=None,
-        tagger_flags: bool = True,
+        tagger_flags: bool = False,
     ) -> None:
         self.scorer = scorer
         self.thresholds = thresholds

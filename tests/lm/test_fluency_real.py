@@ -65,3 +65,22 @@ def test_learned_tagger_fluency_prefers_fluent_sentences(packaged_scorer):
     assert wins >= 3
     report = checker.check(" ".join(good for good, _ in PAIRS)).documents[0]
     assert all(0.0 <= s.fluency <= 1.0 and s.z is not None for s in report.sentences)
+
+
+def test_detectors_share_the_tagger_fluency_and_differ_in_where_flags_come_from(packaged_scorer):
+    from mtcheck.tagger import Tagger
+
+    tagger = Tagger.load(packaged_scorer.identity)
+    thresholds = Thresholds.load()
+    assert thresholds.tagger is not None, "the shipped thresholds have a tagger section"
+    text = " ".join(bad for _, bad in PAIRS)
+    auto = Checker(Config(), fluency=FluencyModel(packaged_scorer, thresholds, tagger=tagger)).check(text)
+    tagged = Checker(
+        Config(detector="tagger"), fluency=FluencyModel(packaged_scorer, thresholds, tagger=tagger, tagger_flags=True)
+    ).check(text)
+    untrained = Checker(Config(detector="untrained"), fluency=FluencyModel(packaged_scorer, thresholds)).check(text)
+    fluency = [[s.fluency for s in r.documents[0].sentences] for r in (auto, tagged, untrained)]
+    assert fluency[0] == fluency[1] and fluency[0] != fluency[2]
+    messages = [f.message for f in tagged.documents[0].findings if f.code == "F001"]
+    assert messages and all("tagger" in m for m in messages)
+    assert all("tagger" not in f.message for f in auto.documents[0].findings)
