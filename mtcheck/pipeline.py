@@ -65,7 +65,9 @@ class Checker:
         return DocumentReport(doc, findings, sentences)
 
     def _add_fluency(self, reports: Sequence[DocumentReport]) -> None:
-        results = self.fluency.analyse([r.document for r in reports], self.context)
+        results = self.fluency.analyse(
+            [r.document for r in reports], self.context, spans=self.config.enabled("F001")
+        )
         for report, result in zip(reports, results):
             report.findings.extend(result.findings)
             report.sentences = result.sentences

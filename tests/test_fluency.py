@@ -186,3 +186,26 @@ def test_edits_never_touch_words_that_are_not_editable():
     assert "met today" not in edits
     assert "Obersendling today" in edits
     assert all("Obersendling" in e for e in edits)
+
+
+def test_ignoring_f001_skips_edit_verification(scorer):
+    calls = []
+    model = FluencyModel(scorer, thresholds_for(scorer))
+    original = scorer.continuation_logprob_many
+
+    def counting(requests):
+        calls.append(len(requests))
+        return original(requests)
+
+    scorer.continuation_logprob_many = counting
+    try:
+        text = "The the committee met on on Tuesday."
+        with_spans = Checker(Config(), fluency=model).check(text).documents[0]
+        lm_spans = [f for f in with_spans.findings if f.code == "F001" or "Language model:" in f.message]
+        assert calls and lm_spans  # F001 or merged into the repeated-word finding
+        calls.clear()
+        without = Checker(Config(ignore=("F001",)), fluency=model).check(text).documents[0]
+        assert calls == [] and all(f.code != "F001" and "Language model:" not in f.message for f in without.findings)
+        assert [s.fluency for s in without.sentences] == [s.fluency for s in with_spans.sentences]
+    finally:
+        del scorer.continuation_logprob_many

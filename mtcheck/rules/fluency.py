@@ -322,19 +322,21 @@ class FluencyModel:
         """Whether F001/F002 come from the tagger (else from the untrained detector)."""
         return self.tagger_flags and self.tagger is not None and self.thresholds.tagger is not None
 
-    def analyse(self, documents: Sequence[Document], ctx: RuleContext) -> list[FluencyResult]:
+    def analyse(self, documents: Sequence[Document], ctx: RuleContext, spans: bool = True) -> list[FluencyResult]:
+        """Sentence scores and F002 findings of each document, and F001 spans unless ``spans`` is
+        False (then no edit is verified: most of the LM time on short texts)."""
         results = []
         paragraph_scores = self.paragraph_scores(documents)
         word_scores = self.word_scores(documents, ctx, paragraph_scores)
         for doc, doc_scores, sentences in zip(documents, paragraph_scores, word_scores):
             if self.uses_tagger:
-                results.append(self.tagged_result(doc, doc_scores, sentences))
+                results.append(self.tagged_result(doc, doc_scores, sentences, spans))
             else:
-                results.append(self.untrained_result(doc, doc_scores, sentences))
+                results.append(self.untrained_result(doc, doc_scores, sentences, spans))
         return results
 
     def untrained_result(
-        self, doc: Document, paragraph_scores: list, sentences: Sequence[Sequence[WordScore]]
+        self, doc: Document, paragraph_scores: list, sentences: Sequence[Sequence[WordScore]], spans: bool = True
     ) -> FluencyResult:
         """F002 from z; F001 from surprising windows verified by edits; sentence fluency from the
         tagger when there is one (it ranks sentences better), else from z."""
@@ -349,11 +351,12 @@ class FluencyModel:
             if words and z > min(self.thresholds.sentence_flag_z, self.thresholds.sentence_notice_z):
                 warning = z > self.thresholds.sentence_flag_z
                 findings.append(self.sentence_finding(sentence, z_fluency, warning))
-        findings.extend(self.verified_spans(doc, sentences))
+        if spans:
+            findings.extend(self.verified_spans(doc, sentences))
         return FluencyResult(findings, scores, mean_fluency(scores))
 
     def tagged_result(
-        self, doc: Document, paragraph_scores: list, sentences: Sequence[Sequence[WordScore]]
+        self, doc: Document, paragraph_scores: list, sentences: Sequence[Sequence[WordScore]], spans: bool = True
     ) -> FluencyResult:
         """Sentence fluency, F002 and F001 from the learned tagger (z is still reported)."""
         limits = self.thresholds.tagger
@@ -366,7 +369,8 @@ class FluencyModel:
             scores.append(SentenceScore(sentence.start, sentence.end, fluency, self.sentence_z(words)))
             if words and p >= limits.sentence_info:
                 findings.append(self.sentence_finding(sentence, fluency, p >= limits.sentence_warning))
-        findings.extend(self.tagged_spans(doc, sentences, probabilities))
+        if spans:
+            findings.extend(self.tagged_spans(doc, sentences, probabilities))
         return FluencyResult(findings, scores, mean_fluency(scores))
 
     def learned_fluency(self, doc: Document, paragraph_scores: list) -> list[float] | None:
