@@ -286,6 +286,8 @@ def worker_warm(spec: dict[str, Any]) -> dict[str, Any]:
         checker.check(text, "sample")
         totals.append(time.perf_counter() - began)
         splits.append(dict(spent))
+    # continuation_logprob calls continuation_logprob_many: unwrap before replaying the calls.
+    del scorer.score, scorer.continuation_logprob_many
     # Edit verification one call per window vs one batched call (as the pipeline makes it, per
     # document), each after the paragraphs were scored (as in a check: that fills the prefix cache).
     from mtcheck.document import Document
