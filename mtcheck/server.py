@@ -231,9 +231,9 @@ class LockedFluency:
         self.model = model
         self.lock = lock or threading.Lock()
 
-    def analyse(self, documents: Sequence[Any], ctx: Any) -> Any:
+    def analyse(self, documents: Sequence[Any], ctx: Any, spans: bool = True) -> Any:
         with self.lock:
-            return self.model.analyse(documents, ctx)
+            return self.model.analyse(documents, ctx, spans=spans)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.model, name)
