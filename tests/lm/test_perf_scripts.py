@@ -55,3 +55,14 @@ def test_bench_inputs_are_deterministic() -> None:
     assert paragraphs == bench.news_paragraphs(5) and len(paragraphs) == 5
     assert all(p.strip() for p in paragraphs)
     assert all(line.strip() for line in bench.sample_paragraphs())
+
+
+@pytest.mark.model
+def test_bench_warm_worker_times_and_replays_edit_verification(packaged_cache, monkeypatch) -> None:
+    monkeypatch.setenv("MTCHECK_CACHE", str(packaged_cache["root"]))
+    bench = load_script("bench")
+    result = bench.worker_warm({"repeats": 1})
+    assert result["continuation_calls"] > 0 and result["continuation_candidates"] >= result["continuation_calls"]
+    assert result["continuation"][0] > 0 and result["score"][0] > 0
+    assert len(result["sequential"]) == 1 and len(result["batched"]) == 1
+    assert result["findings"]
