@@ -411,8 +411,9 @@ class FluencyModel:
 
     def tagged_scores(
         self, doc: Document, sentences: Sequence[Sequence[WordScore]], probabilities: Sequence[Sequence[float]]
-    ) -> list[tuple[int, int, int, float, tuple[float, str] | None]]:
-        """Each tagger candidate window with its span score and best edit (one batched LM call)."""
+    ) -> list[tuple[int, int, int, float, tuple[float, str]]]:
+        """(sentence index, first, last, span score, (gain, edited text)) of each candidate window
+        that has an edit (one batched LM call)."""
         windows = self.tagged_candidates(sentences, probabilities)
         sentence_list = doc.sentences
         plans = [self.edit_plan(doc, sentence_list[s], sentences[s], first, last) for s, first, last, _ in windows]
