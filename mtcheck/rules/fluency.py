@@ -489,13 +489,6 @@ class FluencyModel:
             findings.append(finding)
         return findings
 
-    def best_edit(
-        self, doc: Document, sentence: Sentence, words: Sequence[WordScore], first: int, last: int
-    ) -> tuple[float, str] | None:
-        """The edit of words[first..last] that most raises the text's normalised log-probability,
-        as (gain in bits, edited span text); None when no word of the window may be edited."""
-        return self.best_edits([self.edit_plan(doc, sentence, words, first, last)])[0]
-
     def edit_plan(
         self, doc: Document, sentence: Sentence, words: Sequence[WordScore], first: int, last: int
     ) -> EditPlan | None:
