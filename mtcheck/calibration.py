@@ -9,10 +9,11 @@ from __future__ import annotations
 import math
 from dataclasses import replace
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from mtcheck.document import Document
 from mtcheck.rules.base import RuleContext
-from mtcheck.rules.fluency import FluencyModel, TaggerThresholds, Thresholds, logit, overlapping_groups
+from mtcheck.rules.fluency import FluencyModel, TaggerThresholds, Thresholds, logit
 
 DELETION_PENALTY_BITS = 2.0  # on top of the deleted word's unigram surprisal (DESIGN.md: 3-6 bits per token)
 CANDIDATES_PER_100 = 30.0  # windows passed to edit verification per 100 clean sentences: a cheap pre-filter; the edit gain decides
@@ -151,9 +152,30 @@ def calibrate_tagger(
 
 def span_threshold(windows: Sequence[tuple], allowed: int, floor: float) -> float:
     """The smallest score at which the windows reaching it form at most ``allowed`` findings
-    (overlapping windows of a sentence make one finding)."""
-    for score in sorted({w[3] for w in windows}, reverse=True):
-        if len(overlapping_groups(w for w in windows if w[3] >= score)) > allowed:
+    (overlapping windows of a sentence make one finding, as ``overlapping_groups`` joins them).
+
+    Windows are added from the highest score down, merging each into the word ranges of its
+    sentence that it overlaps, so the finding count is kept up to date rather than recounted.
+    """
+    ranges: dict[Any, list[tuple[int, int]]] = {}
+    findings = 0
+    ordered = sorted(windows, key=lambda w: -w[3])
+    i = 0
+    while i < len(ordered):
+        score = ordered[i][3]
+        while i < len(ordered) and ordered[i][3] == score:
+            key, first, last = ordered[i][:3]
+            kept = []
+            for a, b in ranges.get(key, []):
+                if a <= last and first <= b:
+                    first, last = min(first, a), max(last, b)
+                    findings -= 1
+                else:
+                    kept.append((a, b))
+            ranges[key] = kept + [(first, last)]
+            findings += 1
+            i += 1
+        if findings > allowed:
             return max(floor, score + 1e-6)
     return floor
 
