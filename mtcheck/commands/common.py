@@ -1,6 +1,6 @@
 """What every command shares: one-line errors, atomic report output, and the option groups.
 
-Only click and the standard library at import time (``mtcheck --help`` must stay fast).
+Only click, the standard library and mtcheck.config at import time (``mtcheck --help`` must stay fast).
 """
 
 from __future__ import annotations
@@ -12,9 +12,11 @@ from typing import Any
 
 import click
 
+from mtcheck.config import DETECTORS as DETECTOR_NAMES
+
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
 DEVICES = click.Choice(["auto", "cpu", "cuda", "mps"])
-DETECTORS = click.Choice(["auto", "tagger", "untrained"])
+DETECTORS = click.Choice(DETECTOR_NAMES)
 DETECTOR_HELP = "Fluency flags from: auto (untrained detector, tagger fluency), tagger, or untrained."
 
 
