@@ -33,7 +33,8 @@ import train_tagger as tt  # noqa: E402
 from mtcheck.config import Config  # noqa: E402
 from mtcheck.document import Document  # noqa: E402
 from mtcheck.rules.base import RuleContext  # noqa: E402
-from mtcheck.rules.fluency import FluencyModel, logit  # noqa: E402
+from mtcheck.evaluation import PRF, Gold, char_prf, chars  # noqa: E402
+from mtcheck.rules.fluency import FluencyModel, logit, overlapping_groups  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "samples" / "000_0664a0eb5d459460.txt"
@@ -104,37 +105,27 @@ def merged(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
 
 
 class Measure:
-    """Flag budget on the calib halves, character F1 on TED talk.7, synthetic hit rate, sample."""
+    """Flag budget on the calib halves, character F1 on TED talk.7 (as scripts/evaluate.py counts
+    it: mtcheck.evaluation.char_prf), synthetic hit rate, sample."""
 
     def __init__(self, chosen: list[tt.Example]) -> None:
         self.chosen = chosen
         self.calib_sentences = sum(len(Document.parse(e.text).sentences) for e in chosen if e.part in CALIB)
-        self.gold = {}
-        for k, e in enumerate(chosen):
-            if e.part == "ted-val":
-                positive = {c for a, b in e.positive for c in range(a, b)}
-                ignore = {c for a, b in e.ignore for c in range(a, b)}
-                self.gold[k] = (positive - ignore, ignore)
+        self.gold = {
+            k: Gold(chars(e.positive), chars(e.ignore)) for k, e in enumerate(chosen) if e.part == "ted-val"
+        }
 
     def flags_per_100(self, flagged: list[dict]) -> float:
-        groups = {(r["example"], r["sentence"], r["first"], r["last"]) for r in flagged if self.chosen[r["example"]].part in CALIB}
-        spans: dict[tuple[int, int], list[tuple[int, int]]] = {}
-        for example, sentence, first, last in groups:
-            spans.setdefault((example, sentence), []).append((first, last + 1))
-        return 100 * sum(len(merged(v)) for v in spans.values()) / self.calib_sentences
+        windows = {((r["example"], r["sentence"]), r["first"], r["last"]) for r in flagged if self.chosen[r["example"]].part in CALIB}
+        return 100 * len(overlapping_groups(windows)) / self.calib_sentences
 
     def __call__(self, flagged: list[dict]) -> dict:
         spans: dict[int, list[tuple[int, int]]] = {}
         for r in flagged:
             spans.setdefault(r["example"], []).append((r["start"], r["end"]))
-        tp = predicted = gold_chars = 0
-        for k, (positive, ignore) in self.gold.items():
-            chars = {c for a, b in merged(spans.get(k, [])) for c in range(a, b)} - ignore
-            tp += len(chars & positive)
-            predicted += len(chars)
-            gold_chars += len(positive)
-        p = tp / predicted if predicted else 0.0
-        r = tp / gold_chars if gold_chars else 0.0
+        counts = PRF()
+        for k, gold in self.gold.items():
+            counts += char_prf(self.chosen[k].text, spans.get(k, []), gold)
         hits = edits = 0
         for k, e in enumerate(self.chosen):
             if e.part.startswith("corrupt"):
@@ -149,9 +140,9 @@ class Measure:
         ]
         return {
             "clean_flags_per_100": round(self.flags_per_100(flagged), 3),
-            "ted_char_p": round(p, 3),
-            "ted_char_r": round(r, 3),
-            "ted_char_f1": round(2 * p * r / (p + r), 3) if p + r else 0.0,
+            "ted_char_p": round(counts.precision or 0.0, 3),
+            "ted_char_r": round(counts.recall or 0.0, 3),
+            "ted_char_f1": round(counts.f1 or 0.0, 3),
             "synthetic_hit": round(hits / max(edits, 1), 3),
             "sample": sample,
         }
