@@ -33,7 +33,7 @@ import os
 import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -847,36 +847,12 @@ def selection_score(result: dict) -> float:
 
 def variants(slot: int) -> list[tuple[str, Config]]:
     """Tried on the best layer after the layer sweep (logistic regression by default)."""
+    mlp = Config(layer_slot=slot, hidden_units=64, dropout=0.3, epochs=6, weight_decay=1e-2)
     return [
-        ("MLP 64", Config(layer_slot=slot, hidden_units=64, dropout=0.3, epochs=6, weight_decay=1e-2)),
-        (
-            "blend 0.3 MLP",
-            Config(layer_slot=slot, hidden_units=64, dropout=0.3, epochs=6, weight_decay=1e-2, blend_share=0.3),
-        ),
-        (
-            "blend 0.3 MLP, positives x2",
-            Config(
-                layer_slot=slot,
-                hidden_units=64,
-                dropout=0.3,
-                epochs=6,
-                weight_decay=1e-2,
-                blend_share=0.3,
-                positive_weight=2.0,
-            ),
-        ),
-        (
-            "blend 0.5 MLP, positives x2",
-            Config(
-                layer_slot=slot,
-                hidden_units=64,
-                dropout=0.3,
-                epochs=6,
-                weight_decay=1e-2,
-                blend_share=0.5,
-                positive_weight=2.0,
-            ),
-        ),
+        ("MLP 64", mlp),
+        ("blend 0.3 MLP", replace(mlp, blend_share=0.3)),
+        ("blend 0.3 MLP, positives x2", replace(mlp, blend_share=0.3, positive_weight=2.0)),
+        ("blend 0.5 MLP, positives x2", replace(mlp, blend_share=0.5, positive_weight=2.0)),
         ("24 components", Config(layer_slot=slot, components=24)),
         ("96 components", Config(layer_slot=slot, components=96)),
         ("hidden context 2", Config(layer_slot=slot, hidden_context=2)),
