@@ -58,18 +58,13 @@ class _IdsTokenizer:
 
 
 def build_model(config_values: dict[str, Any], device: str, dtype: Any, seed: int = 0, init_range: float = 0.02) -> Any:
-    import torch
-    from transformers import LlamaConfig, LlamaForCausalLM
+    from transformers import LlamaConfig
+
+    from mtcheck.lm.testing import seeded_llama
 
     config = LlamaConfig(**config_values, initializer_range=init_range, bos_token_id=None, eos_token_id=0,
                          pad_token_id=0, attention_bias=False, mlp_bias=False)
-    state = torch.random.get_rng_state()
-    torch.manual_seed(seed)
-    try:
-        model = LlamaForCausalLM(config).eval()
-    finally:
-        torch.random.set_rng_state(state)
-    return model.to(device=device, dtype=dtype)
+    return seeded_llama(config, seed).to(device=device, dtype=dtype)
 
 
 def loaded_model(model: Any, device: str, dtype: Any) -> Any:

@@ -64,6 +64,20 @@ def tiny_tokenizer(vocab_size: int = 400) -> Any:
     )
 
 
+def seeded_llama(config, seed: int):
+    """LlamaForCausalLM(config) in eval mode with weights drawn from ``seed``; torch's global
+    generator is left as it was."""
+    import torch
+    from transformers import LlamaForCausalLM
+
+    generator_state = torch.random.get_rng_state()
+    torch.manual_seed(seed)
+    try:
+        return LlamaForCausalLM(config).eval()
+    finally:
+        torch.random.set_rng_state(generator_state)
+
+
 def tiny_model(
     seed: int = 0,
     max_positions: int = 256,
@@ -74,7 +88,7 @@ def tiny_model(
 ) -> LoadedModel:
     """A random-weight LlamaForCausalLM on CPU with its tokenizer, as a LoadedModel."""
     import torch
-    from transformers import LlamaConfig, LlamaForCausalLM
+    from transformers import LlamaConfig
 
     tokenizer = tiny_tokenizer(vocab_size)
     config = LlamaConfig(
@@ -91,12 +105,7 @@ def tiny_model(
         eos_token_id=tokenizer.eos_token_id,
         pad_token_id=tokenizer.pad_token_id,
     )
-    generator_state = torch.random.get_rng_state()
-    torch.manual_seed(seed)
-    try:
-        model = LlamaForCausalLM(config).eval()
-    finally:
-        torch.random.set_rng_state(generator_state)
+    model = seeded_llama(config, seed)
     identity = f"tiny-llama:seed={seed}:layers={layers}:hidden={hidden}:vocab={len(tokenizer)}"
     return LoadedModel(model, tokenizer, "cpu", torch.float32, identity, max_positions, None)
 
