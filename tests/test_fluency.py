@@ -4,6 +4,8 @@ import math
 
 import pytest
 
+from fluency_testing import CLEAN, tiny_scorer
+
 from mtcheck.calibration import calibrate, quantile
 from mtcheck.config import Config
 from mtcheck.document import Document
@@ -12,20 +14,10 @@ from mtcheck.pipeline import Checker, merge_overlapping
 from mtcheck.rules.base import RuleContext
 from mtcheck.rules.fluency import FluencyModel, Thresholds, span_edits
 
-CLEAN = [
-    "The committee met on Tuesday to discuss the budget. Members agreed to review the plan next month.",
-    "Rain fell across the region for most of the week. Farmers said the crops would recover.",
-    "The museum will reopen in the spring after repairs. Visitors can book tickets online.",
-    "Officials said the bridge was safe. Traffic resumed shortly after noon on the main road.",
-] * 4
-
 
 @pytest.fixture(scope="module")
 def scorer():
-    from mtcheck.lm.scorer import Scorer
-    from mtcheck.lm.testing import tiny_model
-
-    return Scorer(tiny_model())
+    return tiny_scorer()
 
 
 def thresholds_for(scorer, **overrides) -> Thresholds:

@@ -5,19 +5,14 @@ import math
 
 import pytest
 
+from fluency_testing import CLEAN, tiny_scorer
+
 from mtcheck.calibration import calibrate, calibrate_tagger
 from mtcheck.document import Document
 from mtcheck.findings import Severity
 from mtcheck.rules.base import RuleContext
 from mtcheck.rules.fluency import FluencyModel, TaggerThresholds, Thresholds, logit
 from mtcheck.tagger import sentence_probability
-
-CLEAN = [
-    "The committee met on Tuesday to discuss the budget. Members agreed to review the plan next month.",
-    "Rain fell across the region for most of the week. Farmers said the crops would recover.",
-    "The museum will reopen in the spring after repairs. Visitors can book tickets online.",
-    "Officials said the bridge was safe. Traffic resumed shortly after noon on the main road.",
-] * 4
 
 
 class StubTagger:
@@ -41,10 +36,7 @@ class StubTagger:
 
 @pytest.fixture(scope="module")
 def scorer():
-    from mtcheck.lm.scorer import Scorer
-    from mtcheck.lm.testing import tiny_model
-
-    return Scorer(tiny_model())
+    return tiny_scorer()
 
 
 def thresholds(scorer, window_bits: float = math.inf, **tagger) -> Thresholds:
