@@ -66,6 +66,10 @@ PREFIX_CACHE_ENTRIES = 64
 # New tokens per continuation tree pass: a tree attends densely (nodes x nodes), which past a few
 # hundred nodes costs more than a second pass.
 TREE_NODES = 384
+# New tokens of all trees run side by side in one pass (trees of different paragraphs each keep
+# their own attention, but share the matrix products).
+FOREST_NODES = 1024
+FOREST_NODES_GPU = 8192
 # Attention pads rows of one bucket to its longest row: at most this many slots per real token.
 PAD_SLACK = 1.25
 # How often the CPU thread count is re-checked (see _ThreadTuner).
@@ -544,29 +548,38 @@ class LlamaEngine:
         Returns every node's final state and the attention cache of past + all nodes (slice it
         to a chain of nodes to keep a prefix).
         """
+        return self.forward_forest([Tree(ids, parents, past, attach)])[0]
+
+    def forward_forest(self, trees: Sequence[Tree]) -> list[EngineOutput]:
+        """Run several token trees, each continuing its own past, in one pass.
+
+        The matrix products see the nodes of all trees as one flat matrix (so many small trees
+        cost about what one large one does); attention stays within each tree and its past.
+        Returns one EngineOutput per tree, as ``forward_tree`` would have.
+        """
         import torch
 
-        count = len(ids)
-        if count < 1 or len(parents) != count or any(not -1 <= p < i for i, p in enumerate(parents)):
-            raise ValueError("forward_tree needs at least one node and parents that come before their children")
-        start = 0 if past is None else int(past[0][0].shape[2])
-        visible = np.zeros((count, start + count), dtype=bool)
-        position = np.zeros(count, dtype=np.int64)
-        for node, parent in enumerate(parents):
-            if parent >= 0:
-                visible[node] = visible[parent]
-                position[node] = position[parent] + 1
-            else:
-                seen = start if attach is None else int(attach[node])
-                if not 0 <= seen <= start:
-                    raise ValueError(f"node {node} attaches after {seen} past tokens, but the past has {start}")
-                visible[node, :seen] = True
-                position[node] = seen
-            visible[node, start + node] = True
-        mask = torch.from_numpy(visible).to(self.device)
-        positions = torch.from_numpy(position).to(self.device)
-        tokens = torch.tensor(list(ids), dtype=torch.long, device=self.device)
-        return self._run(tokens, positions, _TreeLayout(mask), past, None)
+        if not trees:
+            return []
+        masks, positions, slices = [], [], []
+        offset = 0
+        for tree in trees:
+            mask, position = _tree_layout(tree)
+            masks.append(torch.from_numpy(mask).to(self.device))
+            positions.append(position)
+            slices.append((offset, offset + len(tree.ids)))
+            offset += len(tree.ids)
+        tokens = torch.tensor([token for tree in trees for token in tree.ids], dtype=torch.long, device=self.device)
+        position_index = torch.from_numpy(np.concatenate(positions)).to(self.device)
+        pasts = None
+        if any(tree.past is not None for tree in trees):
+            pasts = [[None if tree.past is None else tree.past[layer] for tree in trees] for layer in range(len(self.layers))]
+        out = self._run(tokens, position_index, _ForestLayout(masks, slices), pasts, None)
+        assert out.cache is not None
+        return [
+            EngineOutput(out.final[begin:end], None, [layer[index] for layer in out.cache])
+            for index, (begin, end) in enumerate(slices)
+        ]
 
     def _run(self, ids: Any, positions: Any, layout: Any, past: list[tuple[Any, Any]] | None,
              capture: int | None) -> EngineOutput:
@@ -667,22 +680,68 @@ class _RowLayout:
         return out, kept
 
 
-class _TreeLayout:
-    """One tree of tokens continuing a past: a node sees the past and its ancestors (``mask``)."""
+@dataclass
+class Tree:
+    """A tree of tokens for LlamaEngine.forward_tree: node i holds ``ids[i]`` and follows node
+    ``parents[i]`` (< i), or, at -1, the first ``attach[i]`` tokens of ``past`` (default: all)."""
+
+    ids: Sequence[int]
+    parents: Sequence[int]
+    past: list[tuple[Any, Any]] | None = None  # per layer (keys, values) [1, kv_heads, length, head_dim]
+    attach: Sequence[int] | None = None
+
+
+def _tree_layout(tree: Tree) -> tuple[np.ndarray, np.ndarray]:
+    """Which keys (past, then nodes) each node sees, and each node's position."""
+    count = len(tree.ids)
+    parents = tree.parents
+    if count < 1 or len(parents) != count or any(not -1 <= p < i for i, p in enumerate(parents)):
+        raise ValueError("forward_tree needs at least one node and parents that come before their children")
+    start = 0 if tree.past is None else int(tree.past[0][0].shape[2])
+    visible = np.zeros((count, start + count), dtype=bool)
+    position = np.zeros(count, dtype=np.int64)
+    for node, parent in enumerate(parents):
+        if parent >= 0:
+            visible[node] = visible[parent]
+            position[node] = position[parent] + 1
+        else:
+            seen = start if tree.attach is None else int(tree.attach[node])
+            if not 0 <= seen <= start:
+                raise ValueError(f"node {node} attaches after {seen} past tokens, but the past has {start}")
+            visible[node, :seen] = True
+            position[node] = seen
+        visible[node, start + node] = True
+    return visible, position
+
+
+class _ForestLayout:
+    """Trees of tokens side by side in the flat matrix: tree t holds rows ``slices[t]`` and its
+    nodes see their tree's past and their own ancestors (``masks[t]``, [nodes, past + nodes])."""
 
     keeps_cache = True
 
-    def __init__(self, mask: Any) -> None:
-        self.mask = mask  # [nodes, past + nodes] bool
+    def __init__(self, masks: list[Any], slices: list[tuple[int, int]]) -> None:
+        self.masks, self.slices = masks, slices
 
-    def attend(self, q: Any, k: Any, v: Any, past: tuple[Any, Any] | None, scale: float) -> tuple[Any, tuple[Any, Any]]:
+    def attend(self, q: Any, k: Any, v: Any, past: list[tuple[Any, Any] | None] | None,
+               scale: float) -> tuple[Any, list[tuple[Any, Any]]]:
         import torch
 
         tokens, heads, dim = q.shape
-        qb, kb, vb = (x.unsqueeze(0).transpose(1, 2) for x in (q, k, v))
-        if past is not None:
-            kb, vb = torch.cat([past[0], kb], dim=2), torch.cat([past[1], vb], dim=2)
-        return _sdpa(qb, kb, vb, self.mask, scale).reshape(tokens, heads * dim), (kb, vb)
+        out = q if len(self.slices) == 1 else q.new_empty(tokens, heads * dim)
+        kept = []
+        for index, ((begin, end), mask) in enumerate(zip(self.slices, self.masks)):
+            qb, kb, vb = (x[begin:end].unsqueeze(0).transpose(1, 2) for x in (q, k, v))
+            earlier = None if past is None else past[index]
+            if earlier is not None:
+                kb, vb = torch.cat([earlier[0], kb], dim=2), torch.cat([earlier[1], vb], dim=2)
+            attended = _sdpa(qb, kb, vb, mask, scale).reshape(end - begin, heads * dim)
+            if len(self.slices) == 1:
+                out = attended
+            else:
+                out[begin:end] = attended
+            kept.append((kb, vb))
+        return out, kept
 
 
 # ---------------------------------------------------------------- prefix cache
@@ -755,6 +814,21 @@ class _Continuation:
     scored_from: list[int] = field(default_factory=list)  # first input position that counts
     low: int = 0  # first text token of the context
     shared: int = 0  # text tokens before the candidates can differ
+
+
+@dataclass
+class _TreePlan:
+    """Sequences of continuation requests as one token tree over a cached prefix."""
+
+    members: list[tuple[_Continuation, int]]  # (request, sequence index)
+    sequences: list[list[int]]
+    have: list[int]  # per sequence: input positions the cached prefix holds
+    past: _Prefix | None
+    ids: list[int] = field(default_factory=list)
+    parents: list[int] = field(default_factory=list)
+    attach: list[int] = field(default_factory=list)
+    node_at: list[list[int]] = field(default_factory=list)  # per sequence: its node at each position past ``have``
+    uses: list[list[int]] = field(default_factory=list)  # per sequence: the (state, target) pairs it sums
 
 
 # ---------------------------------------------------------------- the scorer
@@ -1045,15 +1119,24 @@ class Scorer:
         return target - top - total.log(), spread
 
     def _chunk_stats_blocked(self, rows: Any, weights: tuple[Any, Any], targets: Any, entropy: bool) -> tuple[Any, Any]:
+        norm, spread = self._chunk_norm_blocked(rows, weights, entropy)
+        return self._target_logits(rows, weights, targets) - norm, spread
+
+    def _target_logits(self, rows: Any, weights: tuple[Any, Any], targets: Any) -> Any:
+        """Each row's logit of its target token, without projecting the whole vocabulary."""
+        weight, bias = weights
+        target = (rows * weight.index_select(0, targets)).sum(dim=-1)
+        if bias is not None:
+            target = target + bias.index_select(0, targets)
+        return self._quirks(target)
+
+    def _chunk_norm_blocked(self, rows: Any, weights: tuple[Any, Any], entropy: bool) -> tuple[Any, Any]:
+        """log Σ exp(logits) per row and (when asked) the entropy, VOCAB_BLOCK columns at a time."""
         import torch
         import torch.nn.functional as F
 
         weight, bias = weights
         count = rows.shape[0]
-        target = (rows * weight.index_select(0, targets)).sum(dim=-1)
-        if bias is not None:
-            target = target + bias.index_select(0, targets)
-        target = self._quirks(target)
         top = torch.full((count,), -math.inf, device=rows.device)
         total = torch.zeros(count, device=rows.device)
         expected = torch.zeros(count, device=rows.device)
@@ -1070,7 +1153,23 @@ class Scorer:
             top = new_top
         norm = top + total.log()
         # H = log Z - E[logit], with Z and E[logit] accumulated over the blocks.
-        return target - norm, (norm - expected / total) if entropy else None
+        return norm, (norm - expected / total) if entropy else None
+
+    def _pair_logprobs(self, states: Any, state_of: Any, targets: Any) -> np.ndarray:
+        """log p(targets[i] | states[state_of[i]]): the vocabulary is projected once per distinct
+        state, however many targets it predicts (edit candidates share many states)."""
+        import torch
+
+        weights = self._head_weights(states.dtype)
+        if weights is None:
+            return self._token_stats(states.index_select(0, state_of), targets, entropy=False)[0]
+        states = states.float()
+        step = HEAD_CHUNK if states.device.type == "cpu" else HEAD_CHUNK_GPU
+        norms = torch.cat(
+            [self._chunk_norm_blocked(states[begin : begin + step], weights, False)[0] for begin in range(0, states.shape[0], step)]
+        )
+        logits = self._target_logits(states.index_select(0, state_of), weights, targets)
+        return (logits - norms.index_select(0, state_of)).cpu().numpy().astype(np.float32)
 
     def _run(self, input_ids: Any, attention_mask: Any, hidden_layer: int | None) -> tuple[Any, Any]:
         """Final (normed) hidden states and, when asked, the states of ``hidden_layer`` (transformers path)."""
@@ -1316,15 +1415,17 @@ class Scorer:
         """Engine path: the candidates' sequences in token trees of up to TREE_NODES new nodes.
 
         Consecutive requests share a tree when they continue the same cached prefix (for
-        example, windows of one paragraph, whose tokens score() left in the cache).
+        example, windows of one paragraph, whose tokens score() left in the cache). Trees then
+        run side by side, up to FOREST_NODES nodes per engine pass.
         """
+        groups: list[tuple[list[tuple[_Continuation, int]], _Prefix | None]] = []
         pending: list[tuple[_Continuation, int]] = []
         trie: set[tuple[int, int, int]] = set()
         source: _Prefix | None = None
         for plan in plans:
             entry, _ = self._prefixes.best(plan.sequences[0][: _common_prefix_length(plan.sequences)])
             if pending and entry is not source:
-                self._run_tree(pending, source)
+                groups.append((pending, source))
                 pending, trie = [], set()
             source = entry
             order = sorted(range(len(plan.sequences)), key=lambda n: len(plan.sequences[n]), reverse=True)
@@ -1332,12 +1433,22 @@ class Scorer:
                 keys = self._trie_keys(plan.sequences[n], entry)
                 added = sum(1 for key in keys if key not in trie)
                 if pending and len(trie) + added > TREE_NODES:
-                    self._run_tree(pending, source)
+                    groups.append((pending, source))
                     pending, trie = [], set()
                 pending.append((plan, n))
                 trie.update(keys)
         if pending:
-            self._run_tree(pending, source)
+            groups.append((pending, source))
+        cap = FOREST_NODES if self.device.type == "cpu" else FOREST_NODES_GPU
+        forest: list[_TreePlan] = []
+        for members, entry in groups:
+            tree = self._plan_tree(members, entry)
+            if forest and sum(len(t.ids) for t in forest) + len(tree.ids) > cap:
+                self._run_forest(forest)
+                forest = []
+            forest.append(tree)
+        if forest:
+            self._run_forest(forest)
 
     @staticmethod
     def _cached_length(sequence: list[int], entry: _Prefix | None) -> int:
@@ -1347,7 +1458,7 @@ class Scorer:
         return min(_common_prefix_length([entry.ids, sequence]), len(sequence) - 1)
 
     def _trie_keys(self, sequence: list[int], entry: _Prefix | None) -> list[tuple[int, int, int]]:
-        """(attach point, position, token) of each node ``sequence`` needs, as _run_tree builds them;
+        """(attach point, position, token) of each node ``sequence`` needs, as _plan_tree builds them;
         a node's identity is its attach point and the tokens from there (hashed as the prefix)."""
         have = self._cached_length(sequence, entry)
         keys, state = [], have
@@ -1356,75 +1467,108 @@ class Scorer:
             keys.append((have, position, state))
         return keys
 
-    def _run_tree(self, members: list[tuple[_Continuation, int]], entry: _Prefix | None) -> None:
-        """Score the sequences ``members`` (plan, index) in one engine pass.
-
-        Each sequence continues the longest start it shares with ``entry`` (a cached prefix);
-        the rest is a trie of new nodes, each token computed once however many sequences have it.
-        """
-        import torch
-
-        assert self.engine is not None
+    def _plan_tree(self, members: list[tuple[_Continuation, int]], entry: _Prefix | None) -> _TreePlan:
+        """The token tree of the sequences ``members`` (plan, index): each continues the longest
+        start it shares with ``entry`` (a cached prefix); the rest is a trie of new nodes, each
+        token computed once however many sequences have it."""
         sequences = [plan.sequences[n] for plan, n in members]
         have = [self._cached_length(s, entry) for s in sequences]
         past_length = max(have)
-        past = None if entry is None or past_length == 0 else entry.head(past_length)
-        ids: list[int] = []
-        parents: list[int] = []
-        attach: list[int] = []
+        tree = _TreePlan(members, sequences, have, None if entry is None or past_length == 0 else entry.head(past_length))
         trie: dict[tuple[int, int, int], int] = {}
-        node_at: list[list[int]] = []  # per member: the node of each input position >= its cached length
         for sequence, cached in zip(sequences, have):
             nodes, parent = [], -1
             for token in sequence[cached:-1]:
                 key = (cached, parent, token)
                 node = trie.get(key)
                 if node is None:
-                    node = trie[key] = len(ids)
-                    ids.append(token)
-                    parents.append(parent)
-                    attach.append(cached)
+                    node = trie[key] = len(tree.ids)
+                    tree.ids.append(token)
+                    tree.parents.append(parent)
+                    tree.attach.append(cached)
                 nodes.append(node)
                 parent = node
-            node_at.append(nodes)
-        out = self.engine.forward_tree(ids, parents, None if past is None else past.cache, attach) if ids else None
-        parts = [part for part in (None if past is None else past.final, None if out is None else out.final)
-                 if part is not None]
-        states = torch.cat(parts) if len(parts) > 1 else parts[0]
+            tree.node_at.append(nodes)
+        return tree
 
-        # Each (predicting state, target) pair is computed once, however many sequences share it.
+    def _run_forest(self, trees: list[_TreePlan]) -> None:
+        """Run ``trees`` in one engine pass, then score every member's continuation in one
+        vocabulary projection."""
+        import torch
+
+        assert self.engine is not None
+        running = [tree for tree in trees if tree.ids]
+        outputs = self.engine.forward_forest(
+            [Tree(t.ids, t.parents, None if t.past is None else t.past.cache, t.attach) for t in running]
+        )
+        out_of = {id(tree): out for tree, out in zip(running, outputs)}
+        states_of_trees, state_of, targets, spans = [], [], [], []
+        distinct = 0
+        for tree in trees:
+            out = out_of.get(id(tree))
+            parts = [part for part in (None if tree.past is None else tree.past.final, None if out is None else out.final)
+                     if part is not None]
+            states = torch.cat(parts) if len(parts) > 1 else parts[0]
+            pairs = self._tree_pairs(tree)
+            used = sorted({state for state, _ in pairs})
+            where = {state: distinct + k for k, state in enumerate(used)}
+            if used:
+                states_of_trees.append(states.index_select(0, torch.tensor(used, dtype=torch.long, device=self.device)))
+            distinct += len(used)
+            state_of.extend(where[state] for state, _ in pairs)
+            targets.extend(token for _, token in pairs)
+            spans.append(len(pairs))
+            if out is not None:
+                self._keep_trunk(tree, states, out)
+        values = np.zeros(0)
+        if targets:
+            logprobs = self._pair_logprobs(
+                torch.cat(states_of_trees),
+                torch.tensor(state_of, dtype=torch.long, device=self.device),
+                torch.tensor(targets, dtype=torch.long, device=self.device),
+            )
+            values = logprobs.astype(np.float64)
+        offset = 0
+        for tree, count in zip(trees, spans):
+            mine = values[offset : offset + count]
+            offset += count
+            for (plan, n), wanted in zip(tree.members, tree.uses):
+                plan.results[plan.candidates[n]] = float(mine[wanted].sum()) if wanted else 0.0
+
+    @staticmethod
+    def _tree_pairs(tree: _TreePlan) -> list[tuple[int, int]]:
+        """The distinct (predicting state, target token) pairs the tree's members need, recording
+        in ``tree.uses`` which pairs each member sums (states: past first, then the new nodes)."""
+        past_length = 0 if tree.past is None else len(tree.past.ids)
         pairs: dict[tuple[int, int], int] = {}
-        uses: list[list[int]] = []
-        for (plan, n), sequence, nodes, cached in zip(members, sequences, node_at, have):
+        tree.uses = []
+        for (plan, n), sequence, nodes, cached in zip(tree.members, tree.sequences, tree.node_at, tree.have):
             wanted = []
             for position in range(plan.scored_from[n], len(sequence)):
                 before = position - 1  # the state at the previous position predicts this token
                 state = before if before < cached else past_length + nodes[before - cached]
                 wanted.append(pairs.setdefault((state, sequence[position]), len(pairs)))
-            uses.append(wanted)
-        if pairs:
-            index = torch.tensor([state for state, _ in pairs], dtype=torch.long, device=self.device)
-            targets = torch.tensor([token for _, token in pairs], dtype=torch.long, device=self.device)
-            logprobs, _ = self._token_stats(states.index_select(0, index), targets, entropy=False)
-            values = logprobs.astype(np.float64)
-            for (plan, n), wanted in zip(members, uses):
-                plan.results[plan.candidates[n]] = float(values[wanted].sum()) if wanted else 0.0
+            tree.uses.append(wanted)
+        return list(pairs)
 
-        # Keep the start all sequences share for the next call, when it goes beyond the cache
-        # (its last token is computed only if some sequence goes beyond it).
+    def _keep_trunk(self, tree: _TreePlan, states: Any, out: EngineOutput) -> None:
+        """Keep the start all the tree's sequences share for the next call, when it goes beyond
+        the cache (its last token is computed only if some sequence goes beyond it)."""
+        import torch
+
+        sequences, have = tree.sequences, tree.have
+        past_length = 0 if tree.past is None else len(tree.past.ids)
         trunk = sequences[0][: _common_prefix_length(sequences)]
         keep = min(len(trunk), max(len(s) for s in sequences) - 1)
         root = have[0]
-        if out is not None and out.cache is not None and keep > root and all(h == root for h in have):
-            # All sequences attach at ``root``; the trunk's nodes are the first keep - root nodes
-            # (the longest sequence was added first), so cache positions 0 .. keep - 1 hold it.
-            cache = []
-            for k, v in out.cache:
-                cut = [*range(root), *range(past_length, past_length + keep - root)]
-                index = torch.tensor(cut, dtype=torch.long, device=self.device)
-                cache.append((k.index_select(2, index), v.index_select(2, index)))
-            final = torch.cat([states[:root], states[past_length : past_length + keep - root]])
-            self._prefixes.put(_Prefix(tuple(trunk[:keep]), cache, final))
+        if out.cache is None or keep <= root or any(h != root for h in have):
+            return
+        # All sequences attach at ``root``; the trunk's nodes are the first keep - root nodes
+        # (the longest sequence was added first), so cache positions 0 .. keep - 1 hold it.
+        index = torch.tensor([*range(root), *range(past_length, past_length + keep - root)], dtype=torch.long, device=self.device)
+        cache = [(k.index_select(2, index), v.index_select(2, index)) for k, v in out.cache]
+        final = torch.cat([states[:root], states[past_length : past_length + keep - root]])
+        self._prefixes.put(_Prefix(tuple(trunk[:keep]), cache, final))
 
     def _continuation_group(self, prefix_ids: list[int], tails: list[list[int]], scored_from: list[int]) -> list[float]:
         import torch

@@ -12,7 +12,7 @@ import torch
 
 from mtcheck.lm import scorer as scorer_module
 from mtcheck.lm.models import LMError, LoadedModel, load_model
-from mtcheck.lm.scorer import LlamaEngine, Scorer, _RowLayout
+from mtcheck.lm.scorer import LlamaEngine, Scorer, Tree, _RowLayout
 from mtcheck.lm.testing import tiny_model
 
 TEXTS = [
@@ -151,6 +151,28 @@ def test_token_tree_equals_separate_sequences(lm, fast) -> None:
             engine.forward_tree([4], [-1], full.cache, attach=[5])
 
 
+def test_forest_equals_its_trees_run_alone(lm) -> None:
+    """Trees with different pasts (or none) side by side in one pass: each node's state and each
+    tree's attention cache are what the tree alone gives."""
+    engine = LlamaEngine.from_model(lm.model)
+    with torch.inference_mode():
+        past_a = engine.forward_tree([5, 9, 13, 2], [-1, 0, 1, 2]).cache
+        past_b = engine.forward_tree([7, 7, 3], [-1, 0, 1]).cache
+        trees = [
+            Tree([4, 8, 8], [-1, 0, 1], past_a, attach=[4, 4, 4]),
+            Tree([11, 12, 6, 6], [-1, 0, -1, 2]),
+            Tree([1, 2], [-1, -1], past_b, attach=[3, 1]),
+        ]
+        together = engine.forward_forest(trees)
+        for tree, joint in zip(trees, together):
+            alone = engine.forward_tree(tree.ids, tree.parents, tree.past, tree.attach)
+            torch.testing.assert_close(joint.final, alone.final, atol=1e-5, rtol=1e-5)
+            for (k1, v1), (k2, v2) in zip(joint.cache, alone.cache):
+                torch.testing.assert_close(k1, k2, atol=1e-5, rtol=1e-5)
+                torch.testing.assert_close(v1, v2, atol=1e-5, rtol=1e-5)
+        assert engine.forward_forest([]) == []
+
+
 CONTINUATION_CASES = [
     ("The museum will open a new", [" gallery in May.", " galleries", "", " photography gallery", "s of art", " 東京"]),
     ("Rain is expected. The committee", [" approved the budget.", " approved budget the.", " approve the budget."]),
@@ -175,8 +197,8 @@ def test_continuation_matches_transformers_and_full_scoring(fast, reference, pre
 def test_continuation_reuses_cached_starts(lm) -> None:
     scorer = Scorer(lm, engine="flat", threads=1)
     counted = []
-    forward_tree = scorer.engine.forward_tree
-    scorer.engine.forward_tree = lambda ids, *rest: counted.append(len(ids)) or forward_tree(ids, *rest)
+    forward_forest = scorer.engine.forward_forest
+    scorer.engine.forward_forest = lambda trees: counted.append(sum(len(t.ids) for t in trees)) or forward_forest(trees)
     prefix = "Rain is expected to continue through the weekend in the northern valleys. The committee"
     first = scorer.continuation_logprob(prefix, [" approved the budget.", " approved budget the."])
     assert scorer._prefixes.entries  # the shared start was kept
