@@ -260,13 +260,15 @@ class EngineOutput:
 
 
 def _rms_norm(x: Any, weight: Any, eps: float) -> Any:
-    # The same operations, in the same order, as transformers' LlamaRMSNorm.
+    # transformers' LlamaRMSNorm: normalise in float32, cast back, then scale. torch's fused
+    # rms_norm does the same operations in the same order (identical float32 results on the
+    # CPU; tests compare the engine with transformers) about 5x faster than the separate ops.
     import torch
+    import torch.nn.functional as F
 
-    dtype = x.dtype
-    h = x.float()
-    h = h * torch.rsqrt(h.pow(2).mean(-1, keepdim=True) + eps)
-    return weight * h.to(dtype)
+    if x.dtype == torch.float32 and weight.dtype == torch.float32:
+        return F.rms_norm(x, (x.shape[-1],), weight, eps)
+    return weight * F.rms_norm(x.float(), (x.shape[-1],), None, eps).to(x.dtype)
 
 
 def _swiglu(gate: Any, up: Any) -> Any:

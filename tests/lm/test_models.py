@@ -51,6 +51,28 @@ def test_importing_the_package_does_not_import_torch() -> None:
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
+@pytest.mark.parametrize(
+    "given, expected",
+    [
+        ({}, {"GOMP_SPINCOUNT": "3000", "KMP_BLOCKTIME": "0", "OMP_WAIT_POLICY": None}),
+        ({"OMP_WAIT_POLICY": "PASSIVE"}, {"GOMP_SPINCOUNT": None, "KMP_BLOCKTIME": None, "OMP_WAIT_POLICY": "PASSIVE"}),
+        ({"GOMP_SPINCOUNT": "0"}, {"GOMP_SPINCOUNT": "0", "KMP_BLOCKTIME": None, "OMP_WAIT_POLICY": None}),
+    ],
+)
+def test_openmp_threads_spin_briefly_unless_the_user_chose(given, expected) -> None:
+    """Set before torch loads its OpenMP runtime (a fresh interpreter); a user's setting wins."""
+    env = {k: v for k, v in os.environ.items() if k not in models.OPENMP_WAIT_SETTINGS}
+    env.update(given)
+    code = (
+        "import json, os\n"
+        "from mtcheck.lm import models\n"
+        "models._short_spin_threads()\n"
+        f"print(json.dumps({{k: os.environ.get(k) for k in {list(expected)!r}}}))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert json.loads(out.stdout) == expected
+
+
 def test_cache_root_precedence(monkeypatch, tmp_path) -> None:
     monkeypatch.delenv("MTCHECK_CACHE", raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
