@@ -152,7 +152,14 @@ class Context:
     runner: Runner
     lm: bool
     caps: dict[str, int | None]  # DEFAULT_CAPS keys; None = the whole set
+    # The sets measured by their scores (BLiMP, JFLEG, holdout scored segments) run on this one:
+    # the same checker without F001, whose edit verification changes no sentence score.
+    scores: Runner | None = None
     cache: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def scoring(self) -> Runner:
+        return self.scores or self.runner
 
     def memo(self, key: str, build: Callable[[], Any]) -> Any:
         if key not in self.cache:
@@ -236,7 +243,7 @@ def measure_sentences(ctx: Context, split: str) -> dict[str, Any]:
         return result
     table = evaldata.load_mqm_sentences(SENTENCES_TSV)
     rows: list[ScoredSegment] = evaldata.stable_sample(table, lambda r: r.key, ctx.caps["sentences"])
-    docs = ctx.runner.check("sentences/holdout", [r.target for r in rows])
+    docs = ctx.scoring.check("sentences/holdout", [r.target for r in rows])
     human = [r.score for r in rows]
     result = score_groups(docs, human, [s == 0 for s in human], [s <= -5 for s in human], ctx.lm, (SEGMENT_SCORE,))
     result["data"] = "newstest2021 zh-en MQM: score 0 vs <= -5; tau vs MQM score"
@@ -245,7 +252,7 @@ def measure_sentences(ctx: Context, split: str) -> dict[str, Any]:
 
 def paired_result(ctx: Context, label: str, pairs: Sequence[MinimalPair]) -> dict[str, Any]:
     texts = [p.good for p in pairs] + [p.bad for p in pairs]
-    docs = dict(zip(texts, ctx.runner.check(label, texts)))
+    docs = dict(zip(texts, ctx.scoring.check(label, texts)))
     flags = Paired()
     for p in pairs:
         # heuristics' view: fewer warning+ flags is better
@@ -380,6 +387,9 @@ def markdown(results: dict[str, Any]) -> str:
         f"batch {meta['batch']}; total {meta['seconds']:.0f} s.",
         "",
     ]
+    if meta.get("score_only_sets_without_F001"):
+        out += ["BLiMP, JFLEG and the holdout scored segments are measured by their scores, so they ran without "
+                "F001 (edit verification changes no score; their flag columns count the other rules).", ""]
     by_split = results["results"]
     spans = {s: r["spans"] for s, r in by_split.items() if "spans" in r}
     if spans:
@@ -466,6 +476,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--thresholds", type=Path, default=None, help="override the fluency thresholds file")
     parser.add_argument("--detector", choices=("auto", "tagger", "untrained"), default=None,
                         help="where LM flags come from (default: the config default, auto)")
+    parser.add_argument("--all-findings", action="store_true",
+                        help="verify F001 spans on the score-only sets too (BLiMP, JFLEG, holdout scored segments; "
+                             "their flag rates then include F001; 2-3x slower)")
     parser.add_argument("--out", type=Path, default=None, help="write the results as JSON here")
     parser.add_argument("--markdown", type=Path, default=None, help="write the Markdown tables here")
     args = parser.parse_args(argv)
@@ -506,7 +519,11 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         model = getattr(getattr(fluency, "scorer", None), "identity", None)
         print(f"[model] {model} loaded in {time.perf_counter() - loaded:.1f} s", flush=True)
     caps = caps_for(args)
-    ctx = Context(Runner(checker, args.batch), config.lm, caps)
+    scores = None
+    if config.lm and not args.all_findings and config.enabled("F001"):
+        # Shares the loaded model; only the edit verification is left out.
+        scores = Runner(Checker(config.merged(ignore=(*config.ignore, "F001")), fluency=checker.fluency), args.batch)
+    ctx = Context(Runner(checker, args.batch), config.lm, caps, scores)
     started = time.perf_counter()
     results: dict[str, dict[str, Any]] = {}
     for split in args.splits:
@@ -526,11 +543,12 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             "caps": caps,
             "batch": args.batch,
             "segment_score": SEGMENT_SCORE,
+            "score_only_sets_without_F001": scores is not None,
             "python": platform.python_version(),
             "seconds": round(time.perf_counter() - started, 1),
         },
         "results": results,
-        "timing": ctx.runner.timing,
+        "timing": {**ctx.runner.timing, **(scores.timing if scores else {})},
     }
     text = markdown(output)
     print(text)

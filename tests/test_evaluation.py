@@ -6,6 +6,7 @@ import itertools
 import random
 
 import pytest
+from eval_testing import err, fake_eval_dir
 
 from mtcheck.evaluation import (
     PRF,
@@ -21,12 +22,6 @@ from mtcheck.evaluation import (
     span_prf,
     widen,
 )
-
-
-def err(text: str, piece: str, category: str, severity: str = "Major", side: str = "target") -> dict:
-    start = text.index(piece)
-    assert text[start : start + len(piece)] == piece
-    return {"side": side, "start": start, "end": start + len(piece), "category": category, "severity": severity}
 
 
 # A made-up MT output: one grammar error, one awkward phrase (Minor), one mistranslation.
@@ -185,7 +180,6 @@ import json  # noqa: E402
 import os  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
-import zipfile  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -199,49 +193,8 @@ def test_detokenize():
     assert evaldata.detokenize('She wrote " good " ( twice ) .') == 'She wrote "good" (twice).'
 
 
-def _mqm_row(system: str, rater: str, target: str, errors: list[dict], seg: str = "1") -> str:
-    n_major = sum(e["severity"] == "Major" for e in errors)
-    row = {"system": system, "doc": "d1", "seg_id": seg, "rater": rater, "source": "源", "target": target,
-           "errors": errors, "n_major": n_major, "n_minor": len(errors) - n_major, "mqm_penalty": 5.0 * n_major}
-    return json.dumps(row, ensure_ascii=False)
-
-
-def _fake_eval_dir(root: Path) -> None:
-    (root / "dev" / "jfleg").mkdir(parents=True)
-    (root / "dev" / "blimp").mkdir()
-    (root / "holdout").mkdir()
-    bad = "The plan was was good and we left ."
-    grammar = [err(bad, "was was", "Fluency/Grammar")]
-    (root / "dev" / "mqm_ted_zhen.jsonl").write_text(
-        "\n".join([
-            _mqm_row("A", "r1", bad, grammar),
-            _mqm_row("B", "r2", "The plan was good.", []),
-            _mqm_row("C", "r1", "It rained , and we left .", [err("It rained , and we left .", " ,", "Fluency/Punctuation", "Minor")], "2"),
-        ]) + "\n", encoding="utf-8")
-    # one output, three raters: only two agree on "was was"
-    (root / "holdout" / "mqm_wmt23_news_zhen.jsonl").write_text(
-        "\n".join(_mqm_row("A", r, bad, e) for r, e in (("r1", grammar), ("r2", grammar), ("r3", []))) + "\n",
-        encoding="utf-8")
-    (root / "holdout" / "newstest2021_zhen_mqm_sentences.tsv").write_text(
-        "seg_id\tsystem\tmqm_avg_score\tsource_zh\tmt_en\tref_A_en\n"
-        "1\tA\t0.000000\t源\tThe plan was good.\tThe plan was good.\n"
-        "1\tB\t-6.000000\t源\tThe plan was was good.\tThe plan was good.\n"
-        "2\tA\t-1.000000\t源\tWe left early.\tWe left early.\n", encoding="utf-8")
-    clean = [{"doc_id": "n1", "domain": "news", "para": 0, "seg_id": 1, "text": "The council met on Monday."},
-             {"doc_id": "n1", "domain": "news", "para": 1, "seg_id": 2, "text": "It approved the budget."}]
-    (root / "dev" / "newstest2021.en.src.jsonl").write_text("\n".join(json.dumps(r) for r in clean) + "\n")
-    general = [dict(r, domain=d, doc_id=f"{d}{r['doc_id']}") for d in ("news", "ecommerce", "social", "conversation") for r in clean]
-    (root / "holdout" / "generaltest2022.en.src.jsonl").write_text("\n".join(json.dumps(r) for r in general) + "\n")
-    with zipfile.ZipFile(root / "dev" / "blimp" / "BLiMP.zip", "w") as archive:
-        pair = {"sentence_good": "The dogs bark.", "sentence_bad": "The dogs barks.", "UID": "agreement"}
-        archive.writestr("data/agreement.jsonl", json.dumps(pair) + "\n" + json.dumps(pair) + "\n")
-    (root / "dev" / "jfleg" / "dev.src").write_text("He go home .\nIt is fine .\n")
-    for k in range(4):
-        (root / "dev" / "jfleg" / f"dev.ref{k}").write_text("He goes home .\nIt is fine .\n")
-
-
 def test_load_mqm_merges_raters(tmp_path):
-    _fake_eval_dir(tmp_path)
+    fake_eval_dir(tmp_path)
     outputs = evaldata.load_mqm(tmp_path / "holdout" / "mqm_wmt23_news_zhen.jsonl")
     assert len(outputs) == 1 and len(outputs[0].ratings) == 3 and outputs[0].penalties == [5.0, 5.0, 0.0]
     assert len(evaldata.load_jfleg(tmp_path / "dev" / "jfleg")) == 4  # identical second line skipped
@@ -249,7 +202,7 @@ def test_load_mqm_merges_raters(tmp_path):
 
 def test_evaluate_script_end_to_end_without_lm(tmp_path):
     data = tmp_path / "eval"
-    _fake_eval_dir(data)
+    fake_eval_dir(data)
     out = tmp_path / "results.json"
     command = [sys.executable, str(ROOT / "scripts" / "evaluate.py"), "--no-lm", "--full", "--out", str(out),
                "--markdown", str(tmp_path / "results.md")]
