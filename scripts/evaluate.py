@@ -498,6 +498,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 def caps_for(args: argparse.Namespace) -> dict[str, int | None]:
     if args.full:
         caps: dict[str, int | None] = {key: None for key in DEFAULT_CAPS}
+        caps["blimp_per_set"] = FULL_BLIMP_PER_SET  # BLiMP's paradigms have 1,000 pairs each
     elif args.limit is not None:
         caps = {key: args.limit for key in DEFAULT_CAPS}
         caps["blimp_per_set"] = max(1, math.ceil(args.limit / BLIMP_SETS))

@@ -818,6 +818,24 @@ class _Continuation:
     shared: int = 0  # text tokens before the candidates can differ
 
 
+class _Forest:
+    """Token trees waiting to run side by side: ``run`` is called with at most ``cap`` nodes."""
+
+    def __init__(self, run: Any, cap: int) -> None:
+        self._run, self.cap = run, cap
+        self.trees: list[_TreePlan] = []
+
+    def add(self, tree: _TreePlan) -> None:
+        if self.trees and sum(len(t.ids) for t in self.trees) + len(tree.ids) > self.cap:
+            self.run()
+        self.trees.append(tree)
+
+    def run(self) -> None:
+        if self.trees:
+            trees, self.trees = self.trees, []
+            self._run(trees)
+
+
 @dataclass
 class _TreePlan:
     """Sequences of continuation requests as one token tree over a cached prefix."""
@@ -1417,40 +1435,47 @@ class Scorer:
         """Engine path: the candidates' sequences in token trees of up to TREE_NODES new nodes.
 
         Consecutive requests share a tree when they continue the same cached prefix (for
-        example, windows of one paragraph, whose tokens score() left in the cache). Trees then
-        run side by side, up to FOREST_NODES nodes per engine pass.
+        example, windows of one paragraph, whose tokens score() left in the cache). Trees run
+        side by side, up to FOREST_NODES nodes per engine pass. A request whose context is not
+        cached (a score() call too large to keep its paragraphs) runs as soon as it is planned,
+        so that the context it leaves in the cache serves the next windows of its paragraph.
         """
-        groups: list[tuple[list[tuple[_Continuation, int]], _Prefix | None]] = []
+        forest = _Forest(self._run_forest, FOREST_NODES if self.device.type == "cpu" else FOREST_NODES_GPU)
         pending: list[tuple[_Continuation, int]] = []
         trie: set[tuple[int, int, int]] = set()
         source: _Prefix | None = None
+
+        def close_group() -> None:
+            nonlocal pending, trie
+            if pending:
+                forest.add(self._plan_tree(pending, source))
+            pending, trie = [], set()
+
         for plan in plans:
-            entry, _ = self._prefixes.best(plan.sequences[0][: _common_prefix_length(plan.sequences)])
+            context = plan.sequences[0][: _common_prefix_length(plan.sequences)]
+            entry, cached = self._prefixes.best(context)
+            uncached = 2 * cached < len(context)
+            if uncached and (pending or forest.trees):
+                close_group()
+                forest.run()  # what runs now may leave this plan's context in the cache
+                entry, cached = self._prefixes.best(context)
+                uncached = 2 * cached < len(context)
             if pending and entry is not source:
-                groups.append((pending, source))
-                pending, trie = [], set()
+                close_group()
             source = entry
             order = sorted(range(len(plan.sequences)), key=lambda n: len(plan.sequences[n]), reverse=True)
             for n in order:
                 keys = self._trie_keys(plan.sequences[n], entry)
                 added = sum(1 for key in keys if key not in trie)
                 if pending and len(trie) + added > TREE_NODES:
-                    groups.append((pending, source))
-                    pending, trie = [], set()
+                    close_group()
                 pending.append((plan, n))
                 trie.update(keys)
-        if pending:
-            groups.append((pending, source))
-        cap = FOREST_NODES if self.device.type == "cpu" else FOREST_NODES_GPU
-        forest: list[_TreePlan] = []
-        for members, entry in groups:
-            tree = self._plan_tree(members, entry)
-            if forest and sum(len(t.ids) for t in forest) + len(tree.ids) > cap:
-                self._run_forest(forest)
-                forest = []
-            forest.append(tree)
-        if forest:
-            self._run_forest(forest)
+            if uncached:
+                close_group()
+                forest.run()
+        close_group()
+        forest.run()
 
     @staticmethod
     def _cached_length(sequence: list[int], entry: _Prefix | None) -> int:

@@ -210,6 +210,25 @@ def test_continuation_reuses_cached_starts(lm) -> None:
     assert other == pytest.approx(fresh, abs=1e-4)
 
 
+def test_windows_of_an_uncached_paragraph_compute_its_context_once(lm, reference, monkeypatch) -> None:
+    """Windows of one paragraph whose tokens no score() call left in the cache: the first window
+    runs at once and leaves the context for the next ones, which run only their tails (even when
+    each window's tree is too large to share one with the next)."""
+    scorer = Scorer(lm, engine="flat", threads=1)
+    counted = []
+    forward_forest = scorer.engine.forward_forest
+    scorer.engine.forward_forest = lambda trees: counted.append(sum(len(t.ids) for t in trees)) or forward_forest(trees)
+    paragraph = " ".join(TEXTS)
+    words = paragraph.split(" ")
+    requests = [(" ".join(words[:cut]) + " ", [words[cut] + " " + words[cut + 1], words[cut + 1]]) for cut in (30, 32, 34)]
+    context = len(scorer.tokenize([requests[-1][0]])[0][0])
+    monkeypatch.setattr(scorer_module, "TREE_NODES", context + 8)
+    got = scorer.continuation_logprob_many(requests)
+    assert sum(counted) < 1.5 * context  # not three times the paragraph's start
+    for values, (prefix, candidates) in zip(got, requests):
+        np.testing.assert_allclose(values, reference.continuation_logprob(prefix, candidates), atol=1e-3)
+
+
 def test_prefix_cache_is_bounded(lm, monkeypatch) -> None:
     monkeypatch.setattr(scorer_module, "PREFIX_CACHE_TOKENS", 30)
     scorer = Scorer(lm, engine="flat", threads=1)
