@@ -72,8 +72,10 @@ FOREST_NODES = 1024
 FOREST_NODES_GPU = 8192
 # Attention pads rows of one bucket to its longest row: at most this many slots per real token.
 PAD_SLACK = 1.25
-# How often the CPU thread count is re-checked (see _ThreadTuner).
+# How often the CPU thread count is re-checked (see _ThreadTuner): soon after choosing one thread
+# (a burst of load during the probe must not halve the speed for long), rarely after choosing all.
 RETUNE_SECONDS = 15.0
+RETUNE_ONE_THREAD_SECONDS = 2.0
 PROBE_ROUNDS = 4
 MANY_THREADS_GAIN = 0.75  # use all threads only when they take under 75% of one thread's time
 THREADS_ENV = "MTCHECK_THREADS"
@@ -175,7 +177,9 @@ class _ThreadTuner:
     On a machine whose cores are busy with other processes, every OpenMP parallel region waits
     for its slowest, descheduled thread: two threads then run small matrix products two to three
     times slower than one. On an idle machine two threads are nearly twice as fast. So the choice
-    is timed (tens of ms) on first use and again every RETUNE_SECONDS. ``MTCHECK_THREADS`` or
+    is timed (tens of ms) on first use and again every RETUNE_SECONDS (RETUNE_ONE_THREAD_SECONDS
+    after choosing one thread: a probe hit by a burst of load must not halve the speed of an
+    idle machine for long). ``MTCHECK_THREADS`` or
     ``OMP_NUM_THREADS`` in the environment, or the Scorer's ``threads`` argument, fix the count.
     """
 
@@ -210,7 +214,7 @@ class _ThreadTuner:
         if self.fixed is not None or self.most <= 1:
             return self.fixed
         now = time.monotonic()
-        if now - self.checked >= RETUNE_SECONDS:
+        if now - self.checked >= (RETUNE_ONE_THREAD_SECONDS if self.chosen == 1 else RETUNE_SECONDS):
             import torch
 
             before = torch.get_num_threads()

@@ -293,6 +293,34 @@ def test_thread_count_is_restored_and_can_be_fixed(lm, monkeypatch) -> None:
     assert Scorer(lm)._threads.threads() == 1
 
 
+def test_a_one_thread_choice_is_checked_again_soon(monkeypatch) -> None:
+    """One thread (perhaps a probe hit by a burst of load) is re-timed after a few seconds; all
+    threads only after RETUNE_SECONDS."""
+    clock = [1000.0]
+    monkeypatch.setattr(scorer_module.time, "monotonic", lambda: clock[0])
+    probes = []
+    speeds = {1: 1.0, 2: 0.9}  # all threads barely faster: one is chosen
+
+    def timed(threads, x, w):
+        probes.append(threads)
+        return speeds[threads]
+
+    tuner = scorer_module._ThreadTuner(None, torch.device("cpu"))
+    tuner.most = 2
+    monkeypatch.setattr(tuner, "_time", timed)
+    assert tuner.threads() == 1
+    speeds[2] = 0.5
+    clock[0] += scorer_module.RETUNE_ONE_THREAD_SECONDS - 0.1
+    assert tuner.threads() == 1 and len(probes) == 2 * scorer_module.PROBE_ROUNDS
+    clock[0] += 0.2
+    assert tuner.threads() == 2 and len(probes) == 4 * scorer_module.PROBE_ROUNDS
+    speeds[2] = 0.9
+    clock[0] += scorer_module.RETUNE_SECONDS - 0.1
+    assert tuner.threads() == 2  # not re-timed yet
+    clock[0] += 0.2
+    assert tuner.threads() == 1
+
+
 def test_light_load_scores_like_transformers_without_importing_it(tmp_path) -> None:
     import subprocess
     import sys
