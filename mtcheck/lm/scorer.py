@@ -47,14 +47,17 @@ import numpy as np
 
 from mtcheck.lm.models import LMError, LoadedModel
 
-# Rows of the vocabulary projection computed at once: large enough for an efficient matrix product.
-HEAD_CHUNK = 256
+# Rows of the vocabulary projection computed at once. Each chunk streams the whole [vocab, hidden]
+# weight (113 MB for SmolLM2) through the cache once, so larger chunks read it less often:
+# measured on 1,500 rows, 1,024-row chunks took 292 ms vs 360 ms for 256-row chunks.
+HEAD_CHUNK = 1024
 # On GPUs the whole vocabulary is projected at once for this many rows ([1024, vocab] float32 is
 # 200 MB for SmolLM2): never the float32 logits of a whole batch.
 HEAD_CHUNK_GPU = 1024
-# Vocabulary columns projected at once on CPU: [HEAD_CHUNK, VOCAB_BLOCK] float32 is 2 MB, which
-# stays in the core's cache for the softmax statistics (see Scorer._token_stats).
-VOCAB_BLOCK = 2048
+# Vocabulary columns projected at once on CPU: [HEAD_CHUNK, VOCAB_BLOCK] float32 is 4 MB, small
+# enough for the softmax statistics to find it in the cache (see Scorer._token_stats); 2,048
+# columns with 1,024 rows was 25% slower.
+VOCAB_BLOCK = 1024
 # Real tokens per LlamaEngine forward pass: large enough for efficient matrix products, small
 # enough that the activations stay in the tens of MB.
 FLAT_TOKENS = 2048
