@@ -104,10 +104,11 @@ class Runner:
         started = time.perf_counter()
         for i in range(0, len(todo), self.batch):
             chunk = todo[i : i + self.batch]
-            report = self.checker.check_many([(text, f"{label}:{i + k}") for k, text in enumerate(chunk)])
+            report = self.checker.check_many(
+                [(text, f"{label}:{i + k}") for k, text in enumerate(chunk)], progress=progress.update
+            )
             for text, doc in zip(chunk, report.documents):
                 self.cache[text] = doc
-            progress.update(len(chunk))
         seconds = time.perf_counter() - started
         entry = self.timing.setdefault(label, {"texts": 0, "seconds": 0.0})
         entry["texts"] += len(todo)
