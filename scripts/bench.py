@@ -20,7 +20,9 @@ gets, with its own start-up, thread and memory settings):
 - `mtcheck gate` segments/s on a corpus built from dev MQM outputs: --no-lm, with the LM on a
   smaller slice, and the LM slice again with a warm result cache.
 - Experiments (full mode, or --experiments): opt-in bf16 matrix products and dynamic int8
-  quantisation: tokens/s, deviation, sample findings and BLiMP minimal-pair agreement.
+  quantisation: tokens/s, deviation, sample findings and BLiMP minimal-pair agreement; and the
+  warm sample check under three OpenMP wait settings, on an idle machine and with every core
+  kept busy by other processes.
 
 Inputs are deterministic (fixed files, fixed order). The load average before and after is
 recorded: on a shared CPU, compare ratios from the same run rather than absolute numbers.
@@ -29,6 +31,7 @@ recorded: on a shared CPU, compare ratios from the same run rather than absolute
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -40,6 +43,7 @@ import tempfile
 import time
 import zipfile
 from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
 from mtcheck.lm.models import OPENMP_WAIT_SETTINGS, SHORT_SPIN
@@ -414,6 +418,26 @@ WORKERS = {
 # ------------------------------------------------------------------------------ the parent
 
 
+# OpenMP wait settings compared in the experiments: mtcheck's default and the two alternatives.
+OPENMP_WAITS = {
+    "short spin (mtcheck's default)": dict(SHORT_SPIN),
+    "OMP_WAIT_POLICY=PASSIVE": {"OMP_WAIT_POLICY": "PASSIVE"},
+    "GOMP_SPINCOUNT=300000 (libgomp's own default)": {"GOMP_SPINCOUNT": "300000"},
+}
+
+
+@contextlib.contextmanager
+def busy_cores(count: int) -> Iterator[None]:
+    """``count`` processes spinning on the CPU meanwhile: a machine shared with other busy jobs."""
+    spinners = [subprocess.Popen([PY, "-c", "while True: pass"]) for _ in range(count)]
+    try:
+        yield
+    finally:
+        for spinner in spinners:
+            spinner.kill()
+            spinner.wait()
+
+
 def fresh_environment() -> dict[str, str]:
     """This process's environment without OpenMP wait settings, so each process makes its own."""
     return {key: value for key, value in os.environ.items() if key not in OPENMP_WAIT_SETTINGS}
@@ -640,6 +664,16 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         experiments["bf16"]["warm_seconds"] = median(bf16_warm["totals"])
         experiments["bf16"]["sample_findings_equal"] = bf16_warm["findings"] == warm["findings"]
         experiments["bf16"]["sample_findings"] = len(bf16_warm["findings"])
+        say("experiments: OpenMP waits, idle and with every core busy elsewhere …")
+        experiments["openmp"] = {}
+        for label, env in OPENMP_WAITS.items():
+            idle = run_worker("warm", {"repeats": 3}, env)
+            with busy_cores(os.cpu_count() or 2):
+                busy = run_worker("warm", {"repeats": 3}, env)
+            experiments["openmp"][label] = {
+                "idle_seconds": median(idle["totals"]), "busy_seconds": median(busy["totals"]),
+                "busy_worst_seconds": max(busy["totals"]),
+            }
         results["experiments"] = experiments
 
     results["load_after"] = loadavg()
@@ -746,6 +780,10 @@ def markdown(results: dict[str, Any]) -> str:
                     f"{e['tokens_per_s']:.0f}; {e['max_abs_delta']:.2f} / {e['mean_abs_delta']:.3f}",
                     f"BLiMP agreement {100 * e['blimp_agreement_with_float32']:.1f}% of {experiments['pairs']} pairs{extra}")
             )
+        for label, e in experiments.get("openmp", {}).items():
+            lines.append(row(f"warm sample check, OpenMP wait: {label}", "",
+                             f"idle {e['idle_seconds']:.2f} s; cores busy {e['busy_seconds']:.2f} s",
+                             f"worst busy run {e['busy_worst_seconds']:.2f} s"))
     return "\n".join(lines) + "\n"
 
 

@@ -260,10 +260,9 @@ def _go_offline() -> None:
 
 
 # Idle OpenMP threads spin only briefly at a barrier, then sleep (libgomp's GOMP_SPINCOUNT;
-# KMP_BLOCKTIME for Intel's runtime). Measured on the 2-core CPU: a warm sample check took 1.75 s
-# with OMP_WAIT_POLICY=PASSIVE (threads sleep at once, and waking them costs every barrier) and
-# 1.43-1.49 s with a 3,000-spin wait; with both cores busy elsewhere the short spin was no slower
-# than PASSIVE (4.0 vs 4.3 s), while the runtime's default (300,000 spins) once took 13 s.
+# KMP_BLOCKTIME for Intel's runtime). `scripts/bench.py --experiments` compares the settings: on
+# the idle 2-core CPU a warm sample check took 1.40 s with this, 1.60 s with OMP_WAIT_POLICY=PASSIVE
+# (every barrier wakes a sleeping thread); with every core busy elsewhere all were within 7%.
 SHORT_SPIN = {"GOMP_SPINCOUNT": "3000", "KMP_BLOCKTIME": "0"}
 OPENMP_WAIT_SETTINGS = ("OMP_WAIT_POLICY", *SHORT_SPIN)
 
