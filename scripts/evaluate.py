@@ -1,7 +1,8 @@
 """Measured quality of mtcheck on real, third-party MT evaluation data (../shared/eval).
 
     python scripts/evaluate.py [--sets spans,sentences,pairs,fp,rules] [--splits dev,holdout]
-                               [--limit N] [--no-lm] [--out results.json] [--markdown results.md]
+                               [--limit N | --full] [--no-lm] [--all-findings] [--out results.json]
+                               [--markdown results.md]
 
 Runs the real checker through the public API (default model, default thresholds) and reports, on dev
 and holdout separately: span-level P/R/F1 against MQM gold, sentence-level AUROC and Kendall's tau
@@ -59,8 +60,8 @@ CLEAN_SETS = {
 }
 SEVERITY_VIEWS = {"warning+": Severity.WARNING, "all": Severity.INFO}
 
-# Default sizes: a fixed subsample, because the full sets (~37,000 texts) take hours with the LM on
-# a CPU (measured: docs/evaluation.md). ``--full`` lifts every cap; ``--limit N`` sets them all to N.
+# Default sizes: a fixed subsample (about 3 minutes), because the full sets (~37,000 texts) take
+# about half an hour with the LM on a 2-core CPU (measured: docs/evaluation.md). ``--full`` lifts every cap; ``--limit N`` sets them all to N.
 # MQM outputs and scored segments: the N with the smallest SHA-1 of system|doc|segment (evaldata.stable_sample);
 # BLiMP: the first N pairs of each of the 67 paradigms; JFLEG: the first N (reference, source) pairs;
 # clean text: whole documents in file order until N sentences.
@@ -467,7 +468,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--splits", default=",".join(SPLITS), help="dev, holdout or both (default)")
     parser.add_argument("--limit", type=int, default=None,
                         help="cap every dataset at N items (BLiMP: ceil(N/67) pairs per paradigm) for a quick run")
-    parser.add_argument("--full", action="store_true", help="no caps: every item of every set (hours on a CPU)")
+    parser.add_argument("--full", action="store_true", help="no caps: every item of every set (about 27 minutes on the 2-core CPU, docs/evaluation.md)")
     parser.add_argument("--blimp-per-set", type=int, default=None,
                         help=f"first N pairs of each BLiMP paradigm (default {DEFAULT_CAPS['blimp_per_set']}, "
                              f"{FULL_BLIMP_PER_SET} with --full)")
