@@ -42,8 +42,8 @@ import sys
 import tempfile
 import time
 import zipfile
-from pathlib import Path
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from mtcheck.lm.models import OPENMP_WAIT_SETTINGS, SHORT_SPIN

@@ -266,6 +266,11 @@ class EngineOutput:
     cache: list[tuple[Any, Any]] | None = None  # per layer (keys, values) [1, kv_heads, past + tokens, head_dim]
 
 
+def _head_chunk(device: Any) -> int:
+    """Rows of the vocabulary projection computed at once on ``device``."""
+    return HEAD_CHUNK if device.type == "cpu" else HEAD_CHUNK_GPU
+
+
 def _rms_norm(x: Any, weight: Any, eps: float) -> Any:
     # transformers' LlamaRMSNorm: normalise in float32, cast back, then scale. torch's fused
     # rms_norm does the same operations in the same order (identical float32 results on the
@@ -736,21 +741,16 @@ class _ForestLayout:
                scale: float) -> tuple[Any, list[tuple[Any, Any]]]:
         import torch
 
-        tokens, heads, dim = q.shape
-        out = q if len(self.slices) == 1 else q.new_empty(tokens, heads * dim)
-        kept = []
+        _, heads, dim = q.shape
+        outs, kept = [], []
         for index, ((begin, end), mask) in enumerate(zip(self.slices, self.masks)):
             qb, kb, vb = (x[begin:end].unsqueeze(0).transpose(1, 2) for x in (q, k, v))
             earlier = None if past is None else past[index]
             if earlier is not None:
                 kb, vb = torch.cat([earlier[0], kb], dim=2), torch.cat([earlier[1], vb], dim=2)
-            attended = _sdpa(qb, kb, vb, mask, scale).reshape(end - begin, heads * dim)
-            if len(self.slices) == 1:
-                out = attended
-            else:
-                out[begin:end] = attended
+            outs.append(_sdpa(qb, kb, vb, mask, scale).reshape(end - begin, heads * dim))
             kept.append((kb, vb))
-        return out, kept
+        return (outs[0] if len(outs) == 1 else torch.cat(outs)), kept
 
 
 # ---------------------------------------------------------------- prefix cache
@@ -855,7 +855,6 @@ class _TreePlan:
     parents: list[int] = field(default_factory=list)
     attach: list[int] = field(default_factory=list)
     node_at: list[list[int]] = field(default_factory=list)  # per sequence: its node at each position past ``have``
-    uses: list[list[int]] = field(default_factory=list)  # per sequence: the (state, target) pairs it sums
 
 
 # ---------------------------------------------------------------- the scorer
@@ -1109,7 +1108,7 @@ class Scorer:
         import torch
 
         weights = self._head_weights(rows.dtype)
-        step = HEAD_CHUNK if rows.device.type == "cpu" else HEAD_CHUNK_GPU
+        step = _head_chunk(rows.device)
         logprobs, entropies = [], []
         for begin in range(0, rows.shape[0], step):
             chunk = rows[begin : begin + step]
@@ -1191,7 +1190,7 @@ class Scorer:
         if weights is None:
             return self._token_stats(states.index_select(0, state_of), targets, entropy=False)[0]
         states = states.float()
-        step = HEAD_CHUNK if states.device.type == "cpu" else HEAD_CHUNK_GPU
+        step = _head_chunk(states.device)
         norms = torch.cat(
             [self._chunk_norm_blocked(states[begin : begin + step], weights, False)[0] for begin in range(0, states.shape[0], step)]
         )
@@ -1458,15 +1457,18 @@ class Scorer:
                 forest.add(self._plan_tree(pending, source))
             pending, trie = [], set()
 
+        def look_up(context: list[int]) -> tuple[_Prefix | None, bool]:
+            """The cached prefix to continue, and whether it misses most of ``context``."""
+            entry, cached = self._prefixes.best(context)
+            return entry, 2 * cached < len(context)
+
         for plan in plans:
             context = plan.sequences[0][: _common_prefix_length(plan.sequences)]
-            entry, cached = self._prefixes.best(context)
-            uncached = 2 * cached < len(context)
+            entry, uncached = look_up(context)
             if uncached and (pending or forest.trees):
                 close_group()
                 forest.run()  # what runs now may leave this plan's context in the cache
-                entry, cached = self._prefixes.best(context)
-                uncached = 2 * cached < len(context)
+                entry, uncached = look_up(context)
             if pending and entry is not source:
                 close_group()
             source = entry
@@ -1536,14 +1538,14 @@ class Scorer:
             [Tree(t.ids, t.parents, None if t.past is None else t.past.cache, t.attach) for t in running]
         )
         out_of = {id(tree): out for tree, out in zip(running, outputs)}
-        states_of_trees, state_of, targets, spans = [], [], [], []
+        states_of_trees, state_of, targets, uses_of_trees = [], [], [], []
         distinct = 0
         for tree in trees:
             out = out_of.get(id(tree))
             parts = [part for part in (None if tree.past is None else tree.past.final, None if out is None else out.final)
                      if part is not None]
             states = torch.cat(parts) if len(parts) > 1 else parts[0]
-            pairs = self._tree_pairs(tree)
+            pairs, uses = self._tree_pairs(tree)
             used = sorted({state for state, _ in pairs})
             where = {state: distinct + k for k, state in enumerate(used)}
             if used:
@@ -1551,7 +1553,7 @@ class Scorer:
             distinct += len(used)
             state_of.extend(where[state] for state, _ in pairs)
             targets.extend(token for _, token in pairs)
-            spans.append(len(pairs))
+            uses_of_trees.append((len(pairs), uses))
             if out is not None:
                 self._keep_trunk(tree, states, out)
         values = np.zeros(0)
@@ -1563,27 +1565,27 @@ class Scorer:
             )
             values = logprobs.astype(np.float64)
         offset = 0
-        for tree, count in zip(trees, spans):
+        for tree, (count, uses) in zip(trees, uses_of_trees):
             mine = values[offset : offset + count]
             offset += count
-            for (plan, n), wanted in zip(tree.members, tree.uses):
+            for (plan, n), wanted in zip(tree.members, uses):
                 plan.results[plan.candidates[n]] = float(mine[wanted].sum()) if wanted else 0.0
 
     @staticmethod
-    def _tree_pairs(tree: _TreePlan) -> list[tuple[int, int]]:
-        """The distinct (predicting state, target token) pairs the tree's members need, recording
-        in ``tree.uses`` which pairs each member sums (states: past first, then the new nodes)."""
+    def _tree_pairs(tree: _TreePlan) -> tuple[list[tuple[int, int]], list[list[int]]]:
+        """The distinct (predicting state, target token) pairs the tree's members need (states:
+        past first, then the new nodes), and per member the indices of the pairs it sums."""
         past_length = 0 if tree.past is None else len(tree.past.ids)
         pairs: dict[tuple[int, int], int] = {}
-        tree.uses = []
+        uses: list[list[int]] = []
         for (plan, n), sequence, nodes, cached in zip(tree.members, tree.sequences, tree.node_at, tree.have):
             wanted = []
             for position in range(plan.scored_from[n], len(sequence)):
                 before = position - 1  # the state at the previous position predicts this token
                 state = before if before < cached else past_length + nodes[before - cached]
                 wanted.append(pairs.setdefault((state, sequence[position]), len(pairs)))
-            tree.uses.append(wanted)
-        return list(pairs)
+            uses.append(wanted)
+        return list(pairs), uses
 
     def _keep_trunk(self, tree: _TreePlan, states: Any, out: EngineOutput) -> None:
         """Keep the start all the tree's sequences share for the next call, when it goes beyond
