@@ -71,6 +71,15 @@ COMMON_VERBS = frozenset(
     """.split()
 )
 
+# Verbs of instructions for software and devices: "Tap Settings." is a step, not a fragment.
+INSTRUCTION_VERBS = frozenset(
+    """
+    tap click press select swipe scroll type toggle enable disable install uninstall download
+    upload restart reboot reset drag paste copy delete edit update refresh navigate scan connect
+    disconnect unplug plug insert attach clear sync log tick untick uncheck confirm hover zoom
+    """.split()
+)
+
 SPEECH_VERBS = frozenset(
     """
     said says added adds stated states noted notes told tells wrote writes remarked remarks
@@ -118,7 +127,7 @@ END_MARK = re.compile(r"[.]\W*$")
 def is_verb(word: str) -> bool:
     """A word that may be a verb form (generous: nouns like 'talks' count too)."""
     w = word.lower().replace("’", "'")
-    if w in AUXILIARIES or w in IRREGULAR_FORMS or w in COMMON_VERBS or w in SPEECH_VERBS:
+    if w in AUXILIARIES or w in IRREGULAR_FORMS or w in COMMON_VERBS or w in SPEECH_VERBS or w in INSTRUCTION_VERBS:
         return True
     if CONTRACTION_VERB.search(w) or LOWER_CONTRACTION_S.match(word) or w in PRONOUN_CONTRACTIONS:
         return True
@@ -126,9 +135,9 @@ def is_verb(word: str) -> bool:
         return True
     if w.endswith("ies") and w[:-3] + "y" in COMMON_VERBS:
         return True
-    if w.endswith("es") and w[:-2] in COMMON_VERBS:
+    if w.endswith("es") and (w[:-2] in COMMON_VERBS or w[:-2] in INSTRUCTION_VERBS):
         return True
-    return w.endswith("s") and w[:-1] in COMMON_VERBS
+    return w.endswith("s") and (w[:-1] in COMMON_VERBS or w[:-1] in INSTRUCTION_VERBS)
 
 
 def has_verb(words: Sequence[Word]) -> bool:
@@ -274,8 +283,8 @@ class VerblessFragment(Rule):
     Good: ``Prices rose sharply after the start of the conflict in the region.``
 
     Headlines and bylines at the start of the document, questions, exclamations, quotations,
-    credits and short replies ("Not yet.") are left alone; so is a sentence that is a
-    paragraph of its own.
+    credits, short replies ("Not yet.") and instruction steps ("Tap Settings.") are left alone; so
+    is a sentence that is a paragraph of its own.
     """
 
     code = "G002"
