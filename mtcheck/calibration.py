@@ -49,9 +49,11 @@ def calibrate(
     progress: Callable[[str], None] | None = None,
     tagger=None,
     tagger_documents: Sequence[Document] | None = None,
+    sentence_head=None,
 ) -> Thresholds:
     """Thresholds for ``scorer`` on clean ``documents``; with a ``tagger`` (mtcheck.tagger.Tagger)
-    also its decoding, fitted on ``tagger_documents`` (default: the same documents)."""
+    also its decoding, fitted on ``tagger_documents`` (default: the same documents), and with a
+    ``sentence_head`` (mtcheck.sentence_score.SentenceHead) the quantiles its fluency is relative to."""
     say = progress or (lambda message: None)
     ctx = RuleContext()
     provisional = Thresholds(
@@ -98,7 +100,7 @@ def calibrate(
     provisional.notice_margin_bits = margin_for(gains, int(n * NOTICES_PER_100 / 100))
     provisional.clean_sentences = n
     if tagger is not None:
-        tagged = FluencyModel(scorer, provisional, tagger=tagger)
+        tagged = FluencyModel(scorer, provisional, tagger=tagger, sentence_head=sentence_head)
         provisional.tagger = calibrate_tagger(
             tagged, documents if tagger_documents is None else tagger_documents,
             span_flags_per_100, sentence_flags_per_100, progress=progress,
@@ -131,10 +133,15 @@ def calibrate_tagger(
         word_scores = model.word_scores(documents, ctx, paragraph_scores)
         windows: list[tuple] = []  # (document and sentence, first, last, score), as tagged_spans groups them
         sentence_ps: list[float] = []
+        head_scores: list[float] = []
         n = 0
         for d, (doc, doc_scores, sentences) in enumerate(zip(documents, paragraph_scores, word_scores)):
             probabilities = model.tagger.word_probabilities(doc, doc_scores) if doc.paragraphs else []
             sentence_ps.extend(p for p, words in zip(model.tagger.sentence_probabilities(probabilities), sentences) if words)
+            if model.sentence_head is not None and doc.paragraphs:
+                features = model.sentence_features(doc, doc_scores, sentences, probabilities)
+                disfluency = model.sentence_head.disfluency(features)
+                head_scores.extend(float(d) for d, words in zip(disfluency, sentences) if words)
             n += sum(1 for words in sentences if words)
             windows.extend(((d, s), first, last, score) for s, first, last, score, _ in model.tagged_scores(doc, sentences, probabilities))
     finally:
@@ -147,6 +154,9 @@ def calibrate_tagger(
     limits.span_info = span_threshold(windows, int(n * notices_per_100 / 100), floor)
     limits.sentence_warning = threshold_for(sentence_ps, int(n * sentence_flags_per_100 / 100), floor=0.0)
     limits.sentence_info = threshold_for(sentence_ps, int(n * notices_per_100 / 100), floor=0.0)
+    if head_scores:
+        head_scores.sort()
+        limits.fluency_quantiles = [round(quantile(head_scores, (i + 0.5) / QUANTILES), 5) for i in range(QUANTILES)]
     return limits
 
 

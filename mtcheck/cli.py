@@ -127,12 +127,13 @@ def calibrate(files, output, span_rate, sentence_rate, model, gguf_file, device)
         from mtcheck.lm.models import load_model
         from mtcheck.lm.scorer import Scorer
 
+        from mtcheck.sentence_score import SentenceHead
         from mtcheck.tagger import Tagger
 
         scorer = Scorer(load_model(model, gguf_file=gguf_file, device=device))
         thresholds = fit(scorer, documents, span_rate, sentence_rate,
                          progress=lambda m: click.echo(f"mtcheck: {m}", err=True),
-                         tagger=Tagger.load(scorer.identity))
+                         tagger=Tagger.load(scorer.identity), sentence_head=SentenceHead.load(scorer.identity))
     except (MtcheckError, ValueError) as exc:
         fail(str(exc))
     emit(thresholds.to_json(), output)

@@ -9,8 +9,8 @@ before it in its paragraph. Two detectors turn those scores into findings (confi
    window of the untrained detector, is verified by small edits (see 4 below); it scores
    logit(highest p in the window) + ``gain_weight`` * (best edit gain in bits), and scores
    above thresholds fitted on clean text give F001 (overlapping windows make one finding).
-3. Sentence fluency is the share of clean sentences the tagger rates more garbled; F002 flags a
-   sentence whose garbled probability is above what clean text reaches at the budget.
+3. Sentence fluency comes from the sentence head (as below); F002 flags a sentence whose garbled
+   probability is above what clean text reaches at the budget.
 
 **untrained** (the default flags; any model):
 1. Each word's surprisal (bits) is normalised by its context-free base rate (wordfreq unigram
@@ -20,8 +20,9 @@ before it in its paragraph. Two detectors turn those scores into findings (confi
 2. Windows of three words whose summed normalised surprisal exceeds a threshold fitted on clean
    text are candidates, verified by edits as below.
 3. F002 flags a sentence whose summed normalised surprisal (z) is above what clean text reaches
-   at the budget. Sentence fluency comes from the tagger when it fits the model (it ranks
-   sentences better), else it is the share of clean sentences whose z was worse.
+   at the budget. Sentence fluency comes from the sentence head (mtcheck/sentence_score.py:
+   log-probability, length, z and the tagger's probabilities) when the tagger fits the model,
+   else it is the share of clean sentences whose z was worse.
 
 4. Edit verification (both): drop a word, swap two neighbours, or put a frequent alternative in
    a word's place; the gain is how much more likely the edited text is (bits, net of the unigram
@@ -96,6 +97,8 @@ class TaggerThresholds:
     ``gain_weight`` * (best edit gain in bits). Scores
     at ``span_info`` / ``span_warning`` give info / warning F001 findings. A sentence whose
     garbled probability reaches ``sentence_info`` / ``sentence_warning`` gives an F002 finding.
+    ``fluency_quantiles``, when fitted, are the sentence head's scores of the clean text: sentence
+    fluency is then relative to that text instead of the head's own clean news.
     """
 
     candidate_p: float
@@ -104,6 +107,7 @@ class TaggerThresholds:
     span_info: float
     sentence_warning: float
     sentence_info: float
+    fluency_quantiles: list[float] = field(default_factory=list)
 
 
 @dataclass
@@ -221,11 +225,14 @@ class FluencyModel:
         notice: Callable[[str], None] | None = None,
         tagger=None,
         tagger_flags: bool = False,
+        sentence_head=None,
     ) -> None:
         self.scorer = scorer
         self.thresholds = thresholds
         self.tagger = tagger  # mtcheck.tagger.Tagger, when fitted for this model: sentence fluency
         self.tagger_flags = tagger_flags  # and F001/F002 too (needs thresholds.tagger)
+        # mtcheck.sentence_score.SentenceHead: sentence fluency from the tagger, z and log-probability
+        self.sentence_head = sentence_head if tagger is not None else None
         self.span_rule = DisfluentSpan()
         self.sentence_rule = DisfluentSentence()
         if thresholds.model != scorer.identity and notice is not None:
@@ -239,6 +246,7 @@ class FluencyModel:
         from mtcheck.lm.models import load_model
         from mtcheck.lm.scorer import Scorer
 
+        from mtcheck.sentence_score import SentenceHead
         from mtcheck.tagger import Tagger
 
         def notice(message: str) -> None:
@@ -254,7 +262,10 @@ class FluencyModel:
                 "detector = 'tagger' needs tagger weights fitted for this model and thresholds with a "
                 "tagger section (`mtcheck calibrate` writes one)"
             )
-        return cls(scorer, thresholds, notice=notice, tagger=tagger, tagger_flags=config.detector == "tagger")
+        head = SentenceHead.load(scorer.identity) if tagger is not None else None
+        return cls(
+            scorer, thresholds, notice=notice, tagger=tagger, tagger_flags=config.detector == "tagger", sentence_head=head
+        )
 
     # -- scoring -----------------------------------------------------------------------------
     def paragraph_scores(self, documents: Sequence[Document]) -> list[list]:
@@ -342,7 +353,7 @@ class FluencyModel:
         tagger when there is one (it ranks sentences better), else from z."""
         findings: list[Finding] = []
         scores: list[SentenceScore] = []
-        learned = self.learned_fluency(doc, paragraph_scores)
+        learned = self.learned_fluency(doc, paragraph_scores, sentences)
         for index, (sentence, words) in enumerate(zip(doc.sentences, sentences)):
             z = self.sentence_z(words)
             z_fluency = self.thresholds.fluency(z)
@@ -364,8 +375,8 @@ class FluencyModel:
         findings: list[Finding] = []
         scores: list[SentenceScore] = []
         garbled = self.tagger.sentence_probabilities(probabilities)
-        for sentence, words, p in zip(doc.sentences, sentences, garbled):
-            fluency = self.tagger.sentence_fluency(p)
+        fluencies = self.learned_fluency(doc, paragraph_scores, sentences, probabilities) or []
+        for sentence, words, p, fluency in zip(doc.sentences, sentences, garbled, fluencies):
             scores.append(SentenceScore(sentence.start, sentence.end, fluency, self.sentence_z(words)))
             if words and p >= limits.sentence_info:
                 findings.append(self.sentence_finding(sentence, fluency, p >= limits.sentence_warning))
@@ -373,12 +384,39 @@ class FluencyModel:
             findings.extend(self.tagged_spans(doc, sentences, probabilities))
         return FluencyResult(findings, scores, mean_fluency(scores))
 
-    def learned_fluency(self, doc: Document, paragraph_scores: list) -> list[float] | None:
-        """The tagger's sentence fluency (share of clean sentences that look more garbled), if there is a tagger."""
+    def learned_fluency(
+        self,
+        doc: Document,
+        paragraph_scores: list,
+        sentences: Sequence[Sequence[WordScore]],
+        probabilities: Sequence[Sequence[float]] | None = None,
+    ) -> list[float] | None:
+        """Each sentence's fluency from the sentence head (or the tagger alone), if there is a tagger."""
         if self.tagger is None or not doc.paragraphs:
             return None
-        probabilities = self.tagger.word_probabilities(doc, paragraph_scores)
-        return [self.tagger.sentence_fluency(p) for p in self.tagger.sentence_probabilities(probabilities)]
+        if probabilities is None:
+            probabilities = self.tagger.word_probabilities(doc, paragraph_scores)
+        if self.sentence_head is None:
+            return [self.tagger.sentence_fluency(p) for p in self.tagger.sentence_probabilities(probabilities)]
+        features = self.sentence_features(doc, paragraph_scores, sentences, probabilities)
+        domain = self.thresholds.tagger.fluency_quantiles if self.thresholds.tagger is not None else None
+        return [self.sentence_head.fluency(d, domain or None) for d in self.sentence_head.disfluency(features)]
+
+    def sentence_features(
+        self,
+        doc: Document,
+        paragraph_scores: list,
+        sentences: Sequence[Sequence[WordScore]],
+        probabilities: Sequence[Sequence[float]],
+    ) -> list:
+        """The sentence head's FEATURES vector for each sentence of ``doc``."""
+        from mtcheck.sentence_score import sentence_logprobs, signals
+
+        totals = [t for paragraph, scores in zip(doc.paragraphs, paragraph_scores) for t in sentence_logprobs(paragraph, scores)]
+        return [
+            signals(logprob, tokens, [unigram_bits(w.word.text) for w in words], self.sentence_z(words), probs)
+            for (logprob, tokens), words, probs in zip(totals, sentences, probabilities)
+        ]
 
     def sentence_finding(self, sentence: Sentence, fluency: float, warning: bool) -> Finding:
         finding = self.sentence_rule.finding(

@@ -39,6 +39,8 @@ def test_calibrate_writes_thresholds_with_a_tagger_section(packaged_cache, tmp_p
     assert isinstance(thresholds.tagger, TaggerThresholds)
     assert thresholds.model == Thresholds.load().model
     assert json.loads(out.read_text(encoding="utf-8"))["tagger"]["gain_weight"] == thresholds.tagger.gain_weight
+    quantiles = thresholds.tagger.fluency_quantiles  # the sentence head's scores of this clean text
+    assert len(quantiles) == 200 and quantiles == sorted(quantiles) and quantiles[0] < quantiles[-1]
     # the file drives a check, with either detector
     article = tmp_path / "article.txt"
     article.write_text(SENTENCES[0] + " " + SENTENCES[1], encoding="utf-8")

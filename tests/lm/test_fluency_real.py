@@ -84,3 +84,37 @@ def test_detectors_share_the_tagger_fluency_and_differ_in_where_flags_come_from(
     messages = [f.message for f in tagged.documents[0].findings if f.code == "F001"]
     assert messages and all("tagger" in m for m in messages)
     assert all("tagger" not in f.message for f in auto.documents[0].findings)
+
+
+AGREEMENT_AND_ORDER = [
+    ("The keys to the cabinet are on the table.", "The keys to the cabinet is on the table."),
+    ("Every student in these classes has passed the exam.", "Every student in these classes have passed the exam."),
+    ("She has never seen such a large crowd.", "She have never seen such a large crowd."),
+    ("The children who live next door were playing outside.", "The children who live next door was playing outside."),
+    ("He wanted to know whether the train had left.", "He wanted to know whether had the train left."),
+    ("Nobody expected the results to be so good.", "Nobody expected the results be so good."),
+    ("The report was published two days ago.", "The report was published two days before ago."),
+    ("Many people in the town rely on the river for water.", "Many people in the town rely the river on for water."),
+]
+
+
+def test_the_shipped_sentence_head_ranks_minimal_pairs_without_ties(packaged_scorer):
+    from mtcheck.sentence_score import SentenceHead
+    from mtcheck.tagger import Tagger
+
+    head = SentenceHead.load(packaged_scorer.identity)
+    assert head is not None, "the shipped sentence head belongs to the packaged model"
+    tagger = Tagger.load(packaged_scorer.identity)
+    model = FluencyModel(packaged_scorer, Thresholds.load(), tagger=tagger, sentence_head=head)
+    checker = Checker(Config(), fluency=model)
+    pairs = [(checker.check(g).documents[0].fluency, checker.check(b).documents[0].fluency) for g, b in AGREEMENT_AND_ORDER]
+    assert sum(good > bad for good, bad in pairs) >= 6
+    values = [v for pair in pairs for v in pair]
+    assert all(0.0 < v < 1.0 for v in values)
+    assert len(set(values)) == len(values)
+
+
+def test_the_default_checker_takes_sentence_fluency_from_the_head(packaged_cache, monkeypatch):
+    monkeypatch.setenv("MTCHECK_CACHE", str(packaged_cache["root"]))
+    model = Checker(Config()).fluency
+    assert model.tagger is not None and model.sentence_head is not None
