@@ -160,6 +160,24 @@ def calibrate_tagger(
     return limits
 
 
+def strictest(limits: Sequence[TaggerThresholds]) -> TaggerThresholds:
+    """The tagger decoding that keeps every one of these calibrations' budgets: each threshold at
+    its highest. Fitted per kind of clean text, it holds on each kind, not only on their mix."""
+    if not limits:
+        raise ValueError("strictest needs at least one calibration")
+    first = limits[0]
+    if any((l.candidate_p, l.gain_weight) != (first.candidate_p, first.gain_weight) for l in limits):
+        raise ValueError("calibrations with different candidate_p or gain_weight cannot be combined")
+    return replace(
+        first,
+        span_warning=max(l.span_warning for l in limits),
+        span_info=max(l.span_info for l in limits),
+        sentence_warning=max(l.sentence_warning for l in limits),
+        sentence_info=max(l.sentence_info for l in limits),
+        fluency_quantiles=[],
+    )
+
+
 def span_threshold(windows: Sequence[tuple], allowed: int, floor: float) -> float:
     """The smallest score at which the windows reaching it form at most ``allowed`` findings
     (overlapping windows of a sentence make one finding, as ``overlapping_groups`` joins them).

@@ -3,6 +3,18 @@
 Clean text: the English-original newstest2021 news (65 articles, ~1,000 sentences) and the
 professional de→en human translation of newstest2021 (1,000 lines, taken 10 lines to a paragraph).
 
+The learned tagger's decoding is fitted on clean text it never trained on, one kind at a time:
+the "calib" halves of the news and of the de→en reference, and the outputs of TED talk.7 (the
+tagger's validation talk) that no MQM rater faulted. Each threshold is the highest of the three,
+so the flag budget holds on each kind of text, not only on their mix: with one pooled fit the
+tagger flagged 1.87 warnings per 100 clean TED sentences against 0.19 on news
+(scripts/tagger_domains.py measures this).
+
+Rerun now, it reproduces the shipped untrained thresholds to about 1e-8 relative: the scorer's
+float32 arithmetic has changed in the 7th digit since they were fitted. The shipped file keeps
+those values, and only its ``tagger`` section comes from the latest run, so the measured tables
+stay exact.
+
     python scripts/calibrate_default.py [--out mtcheck/data/fluency_thresholds.json]
 """
 
@@ -16,12 +28,14 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from evaldata import EVAL_DIR, clean_news_documents  # noqa: E402
-from train_tagger import clean_examples  # noqa: E402
+from train_tagger import VALIDATION_TALKS, clean_examples  # noqa: E402
 
-from mtcheck.calibration import calibrate  # noqa: E402
+import evaldata  # noqa: E402
+from mtcheck.calibration import calibrate, calibrate_tagger, strictest  # noqa: E402
 from mtcheck.document import Document  # noqa: E402
 from mtcheck.lm.models import load_model  # noqa: E402
 from mtcheck.lm.scorer import Scorer  # noqa: E402
+from mtcheck.rules.fluency import FluencyModel  # noqa: E402
 from mtcheck.tagger import Tagger  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -35,6 +49,21 @@ def translated_reference_documents(lines_per_doc: int = 10) -> list[tuple[str, s
     ]
 
 
+def say(message: str) -> None:
+    print(message, file=sys.stderr)
+
+
+def tagger_domains() -> dict[str, list[Document]]:
+    """Clean dev text the tagger never trained on, by kind."""
+    calib = clean_examples(("calib",))
+    ted = evaldata.load_mqm(EVAL_DIR / "dev" / "mqm_ted_zhen.jsonl")
+    return {
+        "news": [Document.parse(e.text, e.group) for e in calib if e.part.startswith("news")],
+        "de-en": [Document.parse(e.text, e.group) for e in calib if e.part.startswith("deen")],
+        "ted": [Document.parse(o.target, o.key) for o in ted if o.doc in VALIDATION_TALKS and o.error_free],
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--out", type=Path, default=ROOT / "mtcheck" / "data" / "fluency_thresholds.json")
@@ -43,15 +72,14 @@ def main() -> None:
     texts = clean_news_documents() + translated_reference_documents()
     documents = [Document.parse(text, source) for text, source in texts]
     scorer = Scorer(load_model())
-    # The tagger's decoding is fitted only on the clean halves it never trained on.
-    tagger_documents = [Document.parse(e.text, e.group) for e in clean_examples(("calib",))]
-    thresholds = calibrate(
-        scorer,
-        documents,
-        progress=lambda m: print(m, file=sys.stderr),
-        tagger=Tagger.load(scorer.identity),
-        tagger_documents=tagger_documents,
-    )
+    thresholds = calibrate(scorer, documents, progress=say)
+    tagged = FluencyModel(scorer, thresholds, tagger=Tagger.load(scorer.identity))
+    per_domain = {}
+    for name, domain in tagger_domains().items():
+        say(f"tagger decoding on clean {name}")
+        per_domain[name] = calibrate_tagger(tagged, domain, progress=say)
+        say(f"  {name}: {per_domain[name]}")
+    thresholds.tagger = strictest(list(per_domain.values()))
     thresholds.save(args.out)
     print(
         f"wrote {args.out}: {thresholds.clean_sentences} sentences, window {thresholds.window_bits:.2f} bits, "

@@ -162,3 +162,17 @@ def test_without_tagger_flags_the_tagger_gives_only_sentence_fluency(scorer):
     doc, result = analyse(model, "They stayed friends through thick, thin and thin. The rest is fine.")
     assert [round(s.fluency, 2) for s in result.sentences] == [0.1, 0.99]
     assert all("tagger" not in f.message for f in result.findings)
+
+
+def test_strictest_keeps_each_threshold_at_its_highest():
+    from mtcheck.calibration import strictest
+
+    a = TaggerThresholds(0.12, 0.02, span_warning=0.5, span_info=-0.3, sentence_warning=0.8, sentence_info=0.9)
+    b = TaggerThresholds(0.12, 0.02, span_warning=0.1, span_info=0.2, sentence_warning=0.95, sentence_info=0.7)
+    both = strictest([a, b])
+    assert (both.span_warning, both.span_info, both.sentence_warning, both.sentence_info) == (0.5, 0.2, 0.95, 0.9)
+    assert strictest([a]) == a
+    with pytest.raises(ValueError):
+        strictest([a, TaggerThresholds(0.2, 0.02, 0.1, 0.1, 0.1, 0.1)])
+    with pytest.raises(ValueError):
+        strictest([])
