@@ -9,7 +9,7 @@ Keys (all optional)::
     lm = true                      # use the language model
     model = "…"                    # HF name or local folder (default: packaged SmolLM2)
     thresholds = "path.json"       # from `mtcheck calibrate`
-    detector = "auto"              # fluency flags from: auto (untrained; tagger fluency) | tagger | untrained
+    detector = "auto"              # fluency flags from: auto (untrained; learned sentence fluency) | tagger | untrained
 
     [tool.mtcheck.severity]        # re-severity a rule by code
     P002 = "info"

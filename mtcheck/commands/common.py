@@ -17,7 +17,7 @@ from mtcheck.config import DETECTORS as DETECTOR_NAMES
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
 DEVICES = click.Choice(["auto", "cpu", "cuda", "mps"])
 DETECTORS = click.Choice(DETECTOR_NAMES)
-DETECTOR_HELP = "Fluency flags from: auto (untrained detector, tagger fluency), tagger, or untrained."
+DETECTOR_HELP = "Fluency flags from: auto (untrained detector; learned sentence fluency), tagger, or untrained."
 
 
 def fail(message: str) -> None:
