@@ -137,11 +137,8 @@ def segment_fluency(doc: DocumentReport, how: str = SEGMENT_SCORE) -> float | No
 
 
 def segment_z(doc: DocumentReport, how: str = SEGMENT_SCORE) -> float | None:
-    """A continuous fluency (minus the sentence z) when the report exposes one; None otherwise.
-
-    The public SentenceScore has only the quantised 0-1 fluency; a ``z`` attribute, if it is ever
-    added, is picked up here to break ties.
-    """
+    """The untrained score as a fluency (minus the sentence z), for comparison with ``fluency``;
+    None when a sentence has no z (the cache and the gate keep only fluency)."""
     values = [getattr(s, "z", None) for s in doc.sentences]
     if not values or any(v is None for v in values):
         return None
