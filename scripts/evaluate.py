@@ -318,7 +318,17 @@ def fp_counts(docs: Sequence[DocumentReport]) -> dict[str, Any]:
 
 
 def measure_fp(ctx: Context, split: str) -> dict[str, Any]:
-    return {name: fp_counts(clean_reports(ctx, split, name, path, domains)) for name, path, domains in CLEAN_SETS[split]}
+    """Flag rates per clean set; a set that mixes domains also gets a row per domain (same checks)."""
+    result = {}
+    for name, path, domains in CLEAN_SETS[split]:
+        reports = clean_reports(ctx, split, name, path, domains)
+        result[name] = fp_counts(reports)
+        if domains and len(domains) > 1:
+            ids = [doc_id for _, doc_id in clean_documents(ctx, path, domains)]
+            for domain in domains:
+                members = {doc_id for _, doc_id in evaldata.clean_news_documents(path, (domain,))}
+                result[f"{name}: {domain} only"] = fp_counts([r for r, i in zip(reports, ids) if i in members])
+    return result
 
 
 def measure_rules(ctx: Context, split: str) -> dict[str, Any]:

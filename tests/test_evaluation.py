@@ -226,6 +226,11 @@ def test_evaluate_script_end_to_end_without_lm(tmp_path):
     assert results["dev"]["pairs"]["jfleg"]["pairs"] == 4
     assert results["dev"]["pairs"]["blimp"]["pairs"] == 2
     assert set(results["holdout"]["fp"]) == {
-        "generaltest2022 news+ecommerce", "generaltest2022 social (stress)", "generaltest2022 conversation (stress)"}
+        "generaltest2022 news+ecommerce", "generaltest2022 news+ecommerce: news only",
+        "generaltest2022 news+ecommerce: ecommerce only", "generaltest2022 social (stress)",
+        "generaltest2022 conversation (stress)"}
     assert results["holdout"]["fp"]["generaltest2022 news+ecommerce"]["documents"] == 2
+    for domain in ("news", "ecommerce"):
+        part = results["holdout"]["fp"][f"generaltest2022 news+ecommerce: {domain} only"]
+        assert (part["documents"], part["sentences"]) == (1, 2)
     assert "## Span level" in (tmp_path / "results.md").read_text()
