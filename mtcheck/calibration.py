@@ -141,7 +141,7 @@ def calibrate_tagger(
             if model.sentence_head is not None and doc.paragraphs:
                 features = model.sentence_features(doc, doc_scores, sentences, probabilities)
                 disfluency = model.sentence_head.disfluency(features)
-                head_scores.extend(float(d) for d, words in zip(disfluency, sentences) if words)
+                head_scores.extend(float(score) for score, words in zip(disfluency, sentences) if words)
             n += sum(1 for words in sentences if words)
             windows.extend(((d, s), first, last, score) for s, first, last, score, _ in model.tagged_scores(doc, sentences, probabilities))
     finally:

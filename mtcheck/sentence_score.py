@@ -24,27 +24,18 @@ import numpy as np
 
 from mtcheck.document import Paragraph
 from mtcheck.errors import MtcheckError
+from mtcheck.rules.fluency import logit
+from mtcheck.tagger import sentence_probability
 
 DEFAULT_HEAD = "sentence_score.json"
 FORMAT_VERSION = 1
 FEATURES = ("logprob", "tokens", "words", "unigram_bits", "z", "tagger_any", "tagger_max")
-LOGIT_CLIP = 1e-6
+LOGIT_CLIP = 1e-6  # what the shipped weights were fitted with
 L2 = 1e-3  # ridge on the standardised weights: keeps Newton steps finite on separable pairs
 
 
 class SentenceHeadError(MtcheckError):
     pass
-
-
-def _logit(p: float) -> float:
-    p = min(max(p, LOGIT_CLIP), 1.0 - LOGIT_CLIP)
-    return math.log(p / (1.0 - p))
-
-
-def noisy_or(probabilities: Sequence[float]) -> float:
-    """The chance that at least one word is garbled, if words were independent."""
-    p = np.clip(np.asarray(probabilities, dtype=np.float64), 0.0, 1.0 - 1e-12)
-    return float(1.0 - np.exp(np.log1p(-p).sum())) if len(p) else 0.0
 
 
 def sentence_logprobs(paragraph: Paragraph, scores) -> list[tuple[float, int]]:
@@ -80,8 +71,8 @@ def signals(
             float(len(unigram_bits)),
             float(sum(unigram_bits)),
             z,
-            _logit(noisy_or(probs)),
-            _logit(max(probs, default=0.0)),
+            logit(sentence_probability(probs, "noisy-or"), LOGIT_CLIP),
+            logit(sentence_probability(probs, "max"), LOGIT_CLIP),
         ],
         dtype=np.float64,
     )

@@ -18,7 +18,6 @@ from mtcheck.sentence_score import (
     SentenceHeadError,
     continuous_rank,
     fit_pairwise,
-    noisy_or,
     paired_accuracy,
     sentence_logprobs,
     signals,
@@ -56,8 +55,10 @@ def test_signals_follow_the_feature_order():
 
 
 def test_noisy_or_is_the_chance_of_at_least_one():
-    assert noisy_or([0.5, 0.5]) == pytest.approx(0.75)
-    assert noisy_or([]) == 0.0
+    from mtcheck.tagger import sentence_probability
+
+    assert sentence_probability([0.5, 0.5], "noisy-or") == pytest.approx(0.75)
+    assert sentence_probability([], "noisy-or") == 0.0
 
 
 def test_continuous_rank_decreases_strictly_and_stays_inside_zero_one():

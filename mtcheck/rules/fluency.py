@@ -174,8 +174,8 @@ MIN_SUGGESTION_GAIN_BITS = 1.0
 GAIN_CAP_BITS = 40.0  # an edit that gains less is no repair worth suggesting
 
 
-def logit(p: float) -> float:
-    p = min(max(p, 1e-9), 1 - 1e-9)
+def logit(p: float, clip: float = 1e-9) -> float:
+    p = min(max(p, clip), 1 - clip)
     return math.log(p / (1 - p))
 
 
