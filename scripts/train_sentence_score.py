@@ -12,9 +12,10 @@ Only texts that are one sentence on both sides are used, since the head scores s
 The weights minimise the pairwise logistic loss of ``disfluency(garbled) - disfluency(fluent)``
 (Newton's method from zero: same data, same weights). The clean quantiles are the head's scores of
 every sentence of the "calib" halves of the clean dev news and de-en reference, the same
-sentences the tagger's quantiles come from (scripts/train_tagger.py). LM features are cached
-under $MTCHECK_CACHE (or ~/.cache/mtcheck)/sentence-features; a full run scores ~40,000 short
-texts (~15 minutes on two cores the first time, seconds after).
+sentences the tagger's quantiles come from (scripts/train_tagger.py). LM features are cached in
+sentence-features/ under the model cache root ($MTCHECK_CACHE, else the XDG cache, else
+~/.cache/mtcheck); a full run scores ~40,000 short texts (~15 minutes on two cores the first
+time, seconds after).
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import os
 import pickle
 import sys
 import time
@@ -39,9 +39,10 @@ from train_tagger import VALIDATION_TALKS, clean_documents, half_of  # noqa: E40
 
 from mtcheck.config import Config  # noqa: E402
 from mtcheck.document import Document  # noqa: E402
+from mtcheck.lm.models import cache_root  # noqa: E402
 from mtcheck.rules.base import RuleContext  # noqa: E402
 from mtcheck.rules.fluency import FluencyModel  # noqa: E402
-from mtcheck.sentence_score import FEATURES, SentenceHead, fit_pairwise, paired_accuracy  # noqa: E402
+from mtcheck.sentence_score import FEATURES, L2, SentenceHead, fit_pairwise, paired_accuracy  # noqa: E402
 
 BLIMP_TRAIN = (100, 250)  # pair indices per paradigm
 BATCH = 64
@@ -53,7 +54,7 @@ class FeatureCache:
     """Per text, the FEATURES of each of its sentences (model-specific, on disk)."""
 
     def __init__(self, model: FluencyModel) -> None:
-        base = Path(os.environ.get("MTCHECK_CACHE") or Path.home() / ".cache" / "mtcheck")
+        base = cache_root()
         identity = f"{model.scorer.identity}|{model.tagger.identity}|{FEATURES}"
         tag = hashlib.sha1(identity.encode("utf-8")).hexdigest()[:12]
         self.path = base / "sentence-features" / f"{tag}.pkl"
@@ -172,6 +173,7 @@ def train(args) -> int:
             for name, p in sources.items()
         },
         "single_feature_accuracy": {name: single_feature_accuracies(p) for name, p in sources.items()},
+        "l2": L2,
         "quick": bool(args.quick),
     }
     head.metadata = report
