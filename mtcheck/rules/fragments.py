@@ -80,6 +80,8 @@ INSTRUCTION_VERBS = frozenset(
     """.split()
 )
 
+BASE_VERBS = COMMON_VERBS | INSTRUCTION_VERBS  # -s, -es and -ies forms are derived from these
+
 SPEECH_VERBS = frozenset(
     """
     said says added adds stated states noted notes told tells wrote writes remarked remarks
@@ -127,17 +129,17 @@ END_MARK = re.compile(r"[.]\W*$")
 def is_verb(word: str) -> bool:
     """A word that may be a verb form (generous: nouns like 'talks' count too)."""
     w = word.lower().replace("’", "'")
-    if w in AUXILIARIES or w in IRREGULAR_FORMS or w in COMMON_VERBS or w in SPEECH_VERBS or w in INSTRUCTION_VERBS:
+    if w in AUXILIARIES or w in IRREGULAR_FORMS or w in BASE_VERBS or w in SPEECH_VERBS:
         return True
     if CONTRACTION_VERB.search(w) or LOWER_CONTRACTION_S.match(word) or w in PRONOUN_CONTRACTIONS:
         return True
     if len(w) >= 5 and (w.endswith("ed") or w.endswith("ing")):
         return True
-    if w.endswith("ies") and w[:-3] + "y" in COMMON_VERBS:
+    if w.endswith("ies") and w[:-3] + "y" in BASE_VERBS:
         return True
-    if w.endswith("es") and (w[:-2] in COMMON_VERBS or w[:-2] in INSTRUCTION_VERBS):
+    if w.endswith("es") and w[:-2] in BASE_VERBS:
         return True
-    return w.endswith("s") and (w[:-1] in COMMON_VERBS or w[:-1] in INSTRUCTION_VERBS)
+    return w.endswith("s") and w[:-1] in BASE_VERBS
 
 
 def has_verb(words: Sequence[Word]) -> bool:
