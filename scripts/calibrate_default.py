@@ -61,6 +61,7 @@ def tagger_domains() -> dict[str, list[Document]]:
         "news": [Document.parse(e.text, e.group) for e in calib if e.part.startswith("news")],
         "de-en": [Document.parse(e.text, e.group) for e in calib if e.part.startswith("deen")],
         "ted": [Document.parse(o.target, o.key) for o in ted if o.doc in VALIDATION_TALKS and o.error_free],
+        "mlqe": [Document.parse(text, key) for text, key in evaldata.load_mlqe_unedited("dev")],
     }
 
 

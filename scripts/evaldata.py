@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 import re
+import tarfile
 import zipfile
 from collections import OrderedDict
 from collections.abc import Callable
@@ -141,7 +142,7 @@ def load_blimp(path: Path | None = None, per_set: int = 100) -> list[MinimalPair
     return pairs
 
 
-_ATTACH_LEFT = re.compile(r" +([.,!?;:%)\]}]|\.\.\.|n't|'(?:s|re|ve|ll|d|m)\b)", re.IGNORECASE)
+_ATTACH_LEFT = re.compile(r" +([.,!?;:%)\]}]|\.\.\.|n't|'(?:s|re|ve|ll|d|m|t)\b)", re.IGNORECASE)
 _ATTACH_RIGHT = re.compile(r"([(\[{$]) +")
 
 
@@ -161,6 +162,27 @@ def detokenize(text: str) -> str:
                 out = out.rstrip(" ") + '"' + piece
         text = out
     return text.strip()
+
+
+def load_mlqe_unedited(split: str = "dev", folder: Path | None = None) -> list[tuple[str, str]]:
+    """(detokenized MT output, id) of every MLQE-PE sentence its post-editor left unchanged (HTER 0).
+
+    Wikipedia and Reddit sentences machine-translated into English (et, ne, ro, ru, si), so clean
+    MT English, not news. The post-edits themselves are not used: they keep the MT wording.
+    """
+    folder = folder or EVAL_DIR / "dev" / "mlqe-pe"
+    rows = []
+    for archive in sorted(folder.glob(f"post-editing.*-en-{split}.tar.gz")):
+        pair = archive.name.split(".")[1].removesuffix(f"-{split}")
+        with tarfile.open(archive) as tar:
+            def member(suffix: str) -> list[str]:
+                name = next(n for n in tar.getnames() if n.endswith(f"/{split}.{suffix}"))
+                return tar.extractfile(name).read().decode("utf-8").splitlines()
+
+            for number, (mt, hter) in enumerate(zip(member("mt"), member("hter")), start=1):
+                if float(hter) == 0.0 and mt.strip():
+                    rows.append((detokenize(mt), f"mlqe:{pair}:{split}:{number}"))
+    return rows
 
 
 def load_jfleg(folder: Path | None = None, split: str = "dev", limit: int | None = None) -> list[MinimalPair]:

@@ -266,9 +266,14 @@ class EngineOutput:
     cache: list[tuple[Any, Any]] | None = None  # per layer (keys, values) [1, kv_heads, past + tokens, head_dim]
 
 
+def _per_device(device: Any, on_cpu: int, on_gpu: int) -> int:
+    """The size measured for ``device``'s kind: CPUs want cache-sized work, GPUs large batches."""
+    return on_cpu if device.type == "cpu" else on_gpu
+
+
 def _head_chunk(device: Any) -> int:
     """Rows of the vocabulary projection computed at once on ``device``."""
-    return HEAD_CHUNK if device.type == "cpu" else HEAD_CHUNK_GPU
+    return _per_device(device, HEAD_CHUNK, HEAD_CHUNK_GPU)
 
 
 def _rms_norm(x: Any, weight: Any, eps: float) -> Any:
@@ -927,7 +932,7 @@ class Scorer:
                 self.engine.use_bf16_matmuls()
         # Real tokens per engine pass (more on GPUs, where big passes hide launch overheads);
         # an explicit token_budget (a memory bound) lowers it.
-        cap = FLAT_TOKENS if self.device.type == "cpu" else FLAT_TOKENS_GPU
+        cap = _per_device(self.device, FLAT_TOKENS, FLAT_TOKENS_GPU)
         self.flat_tokens = min(token_budget, cap) if token_budget else cap
         self._threads = _ThreadTuner(threads, self.device)
         self._prefixes = _PrefixCache()
@@ -1166,7 +1171,7 @@ class Scorer:
         top = torch.full((count,), -math.inf, device=rows.device)
         total = torch.zeros(count, device=rows.device)
         expected = torch.zeros(count, device=rows.device)
-        block = VOCAB_BLOCK if rows.device.type == "cpu" else weight.shape[0]
+        block = _per_device(rows.device, VOCAB_BLOCK, weight.shape[0])
         for start in range(0, weight.shape[0], block):
             logits = F.linear(rows, weight[start : start + block], None if bias is None else bias[start : start + block])
             logits = self._quirks(logits)
@@ -1446,7 +1451,7 @@ class Scorer:
         cached (a score() call too large to keep its paragraphs) runs as soon as it is planned,
         so that the context it leaves in the cache serves the next windows of its paragraph.
         """
-        forest = _Forest(self._run_forest, FOREST_NODES if self.device.type == "cpu" else FOREST_NODES_GPU)
+        forest = _Forest(self._run_forest, _per_device(self.device, FOREST_NODES, FOREST_NODES_GPU))
         pending: list[tuple[_Continuation, int]] = []
         trie: set[tuple[int, int, int]] = set()
         source: _Prefix | None = None
