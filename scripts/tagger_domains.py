@@ -1,9 +1,10 @@
 """How the tagger's flags hold their budget on each kind of clean dev text (dev only).
 
-    python scripts/tagger_domains.py [--thresholds FILE]    # ~6 minutes on two cores
+    python scripts/tagger_domains.py [--thresholds FILE]    # ~9 minutes on two cores
 
 For the clean text scripts/calibrate_default.py fits the tagger's decoding on (news calib half,
-de-en calib half, TED talk.7 outputs no rater faulted), checks it with ``detector = "tagger"`` and
+de-en calib half, TED talk.7 outputs no rater faulted, MLQE-PE dev MT outputs no post-editor
+changed), checks it with ``detector = "tagger"`` and
 prints the tagger's F001/F002 flags per 100 sentences, the other rules' warnings, and the
 decoding each kind of text alone would give.
 """

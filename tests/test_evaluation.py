@@ -191,6 +191,27 @@ import evaldata  # noqa: E402
 def test_detokenize():
     assert evaldata.detokenize("We do n't know , he said . ") == "We don't know, he said."
     assert evaldata.detokenize('She wrote " good " ( twice ) .') == 'She wrote "good" (twice).'
+    assert evaldata.detokenize("If he hadn 't said it .") == "If he hadn't said it."
+
+
+def test_load_mlqe_unedited_keeps_only_outputs_the_post_editor_left_alone(tmp_path):
+    import io
+    import tarfile
+
+    def add(tar, name, lines):
+        data = ("\n".join(lines) + "\n").encode("utf-8")
+        info = tarfile.TarInfo(name)
+        info.size = len(data)
+        tar.addfile(info, io.BytesIO(data))
+
+    with tarfile.open(tmp_path / "post-editing.ru-en-dev.tar.gz", "w:gz") as tar:
+        add(tar, "ru-en-dev/dev.mt", ["He did n't come .", "The cat sat in mat .", "Jesus answered them :"])
+        add(tar, "ru-en-dev/dev.hter", ["0.000000", "0.250000", "0.000000"])
+    with tarfile.open(tmp_path / "post-editing.ru-en-test.tar.gz", "w:gz") as tar:
+        add(tar, "ru-en-test/test.mt", ["Not this split ."])
+        add(tar, "ru-en-test/test.hter", ["0.000000"])
+    rows = evaldata.load_mlqe_unedited("dev", tmp_path)
+    assert rows == [("He didn't come.", "mlqe:ru-en:dev:1"), ("Jesus answered them:", "mlqe:ru-en:dev:3")]
 
 
 def test_load_mqm_merges_raters(tmp_path):
