@@ -13,6 +13,9 @@ Data (all from ../shared/eval/dev; never holdout):
   are also negatives.
 - The other ("calib") halves stay untouched: they fit the decoding thresholds (spans per 100 clean
   sentences) and the clean sentence-score quantiles, and nothing else.
+- Optional, not in the shipped weights (``extract --part mlqe``, then ``train --extra-part mlqe``):
+  MLQE-PE test20 MT outputs with the words their post-editor changed as positives, for outputs
+  where that is at most a fifth of the words. It lowered the selection score (docs/tagger.md).
 
 ``extract`` scores each paragraph once with the packaged model (several hidden layers in one pass)
 and caches the token scores under $MTCHECK_TAGGER_CACHE, else $MTCHECK_CACHE/tagger-features, else
@@ -58,6 +61,7 @@ TED_TRAIN_UNITS = None  # all of them (~6,900 outputs, ~140k tokens)
 TED_VALIDATION_UNITS = None  # all 1,050 outputs of talk.7
 DEEN_BLOCK = 20  # lines per pseudo-document of the de-en reference (it has no doc ids)
 CHUNK = 48  # paragraphs per cache file
+MLQE_MAX_BAD_SHARE = 0.2  # MLQE-PE outputs whose post-editor changed at most this share of the words
 
 
 def cache_dir() -> Path:
@@ -162,8 +166,43 @@ def corrupted_examples(rounds: int = 3, rate: float = 0.5) -> list[Example]:
     return examples
 
 
-def all_examples() -> list[Example]:
-    return ted_examples() + clean_examples(("calib", "train")) + corrupted_examples()
+def mlqe_examples(split: str = "test") -> list[Example]:
+    """MLQE-PE MT outputs (Wikipedia/Reddit, five source languages) with the words a post-editor
+    changed (the BAD word tags) as positives: weak labels, since they also mark meaning errors."""
+    import tarfile
+
+    examples = []
+    for archive in sorted((EVAL_DIR / "dev" / "mlqe-pe").glob(f"post-editing.*-en-{split}.tar.gz")):
+        pair = archive.name.split(".")[1].removesuffix(f"-{split}")
+        with tarfile.open(archive) as tar:
+            def member(suffix: str) -> list[str]:  # test files are named test20.*
+                name = next(n for n in tar.getnames() if n.rsplit("/", 1)[-1].startswith(split) and n.endswith(f".{suffix}"))
+                return tar.extractfile(name).read().decode("utf-8").splitlines()
+
+            for number, (mt, tags) in enumerate(zip(member("mt"), member("tags")), start=1):
+                tokens, word_tags = mt.split(), tags.split()[1::2]
+                if not tokens or len(tokens) != len(word_tags):
+                    continue
+                text = evaldata.detokenize(mt)
+                positive, cursor = [], 0
+                for token, tag in zip(tokens, word_tags):
+                    token = token.replace("``", '"').replace("''", '"')
+                    at = text.find(token, cursor)
+                    if at < 0:
+                        continue
+                    cursor = at + len(token)
+                    if tag == "BAD" and any(c.isalnum() for c in token):
+                        positive.append((at, cursor))
+                if len(positive) > MLQE_MAX_BAD_SHARE * len(tokens):
+                    continue  # a rewritten sentence marks a paraphrase, not a located error
+                examples.append(Example(text, "mlqe", f"mlqe:{pair}:{split}:{number}", positive=positive, clean=not positive))
+    return examples
+
+
+def all_examples(extra: Sequence[str] = ()) -> list[Example]:
+    """The shipped tagger's data, plus the optional parts in ``extra`` ("mlqe")."""
+    examples = ted_examples() + clean_examples(("calib", "train")) + corrupted_examples()
+    return examples + [e for name in extra for e in PARTS[name]()]
 
 
 # -- extraction ----------------------------------------------------------------------------------
@@ -764,7 +803,7 @@ def train_command(args) -> int:
     identity = loaded.identity
     width = int(loaded.model.config.hidden_size)
     cache = FeatureCache(cache_dir(), identity, CANDIDATE_LAYERS, width * len(CANDIDATE_LAYERS))
-    examples = all_examples()
+    examples = all_examples(args.extra_part or ())
     data = build_data(examples, cache, skip_missing=args.allow_missing)
     train = [d for d in data if split_of(examples[d.example]) == "train"]
     print(
@@ -866,6 +905,7 @@ PARTS: dict[str, Callable[[], list[Example]]] = {
     "clean-train": lambda: clean_examples(("train",)),
     "ted": ted_examples,
     "corrupt": corrupted_examples,
+    "mlqe": mlqe_examples,
 }
 
 
@@ -877,12 +917,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--part",
         action="append",
         choices=sorted(PARTS),
-        help="default: all of them, in this order: clean, clean-train, ted, corrupt",
+        help="default: clean, clean-train, ted, corrupt (the shipped tagger's data); mlqe is optional",
     )
     tr = sub.add_parser("train", help="select, fit and save the tagger (needs extracted features)")
     tr.add_argument("--quick", action="store_true", help="one default configuration only")
     tr.add_argument("--layer", type=int)
     tr.add_argument("--out", type=Path)
+    tr.add_argument(
+        "--extra-part", action="append", choices=["mlqe"],
+        help="also train on this optional part (extract it first); not used for the shipped weights",
+    )
     tr.add_argument("--allow-missing", action="store_true", help="skip examples not yet extracted (development)")
     args = parser.parse_args(argv)
     if args.command == "train":

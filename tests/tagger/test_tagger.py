@@ -327,3 +327,38 @@ def test_shipped_weights_with_the_real_model() -> None:
         scores = scorer.score([p.text for p in doc.paragraphs], hidden_layer=tagger.hidden_layer)
         results.append(max(tagger.sentence_probabilities(tagger.word_probabilities(doc, scores))))
     assert results[1] > results[0]
+
+
+def test_mlqe_examples_label_the_words_the_post_editor_changed(tmp_path: Path, monkeypatch) -> None:
+    import io
+    import tarfile
+
+    import train_tagger
+
+    def add(tar, name: str, lines: list[str]) -> None:
+        data = ("\n".join(lines) + "\n").encode("utf-8")
+        info = tarfile.TarInfo(name)
+        info.size = len(data)
+        tar.addfile(info, io.BytesIO(data))
+
+    folder = tmp_path / "dev" / "mlqe-pe"
+    folder.mkdir(parents=True)
+    mt = [
+        "The cat sat in the mat , he did n't know .",  # one changed word of 12: kept
+        "Big big words all wrong here .",  # 5 of 7 changed: a rewrite, dropped
+        "Jesus answered them :",  # unchanged: a clean negative
+    ]
+    tags = [
+        "OK OK OK OK OK OK OK BAD OK OK OK OK OK OK OK OK OK OK OK OK OK OK OK OK OK",  # gap, word, gap, …
+        "OK BAD OK BAD OK BAD OK BAD OK BAD OK OK OK OK OK",
+        "OK OK OK OK OK OK OK OK OK",
+    ]
+    with tarfile.open(folder / "post-editing.ru-en-test.tar.gz", "w:gz") as tar:
+        add(tar, "ru-en-test20/test20.mt", mt)
+        add(tar, "ru-en-test20/test20.tags", tags)
+    monkeypatch.setattr(train_tagger, "EVAL_DIR", tmp_path)
+    examples = train_tagger.mlqe_examples()
+    assert [e.text for e in examples] == ["The cat sat in the mat, he didn't know.", "Jesus answered them:"]
+    first = examples[0]
+    assert [first.text[a:b] for a, b in first.positive] == ["in"] and not first.clean
+    assert examples[1].positive == [] and examples[1].clean
