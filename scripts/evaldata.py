@@ -164,24 +164,34 @@ def detokenize(text: str) -> str:
     return text.strip()
 
 
+def mlqe_archives(split: str, suffixes: tuple[str, ...], folder: Path | None = None):
+    """Per MLQE-PE language pair (sorted): (pair such as "ru-en", {suffix: lines of that file}).
+
+    ``split`` is "dev" or "test" (whose files are named test20.*); ``suffixes`` name the files:
+    "mt", "hter", "tags", ...
+    """
+    folder = folder or EVAL_DIR / "dev" / "mlqe-pe"
+    for archive in sorted(folder.glob(f"post-editing.*-en-{split}.tar.gz")):
+        with tarfile.open(archive) as tar:
+            names = [n for n in tar.getnames() if n.rsplit("/", 1)[-1].startswith(split)]
+            files = {}
+            for suffix in suffixes:
+                name = next(n for n in names if n.endswith(f".{suffix}"))
+                files[suffix] = tar.extractfile(name).read().decode("utf-8").splitlines()
+        yield archive.name.split(".")[1].removesuffix(f"-{split}"), files
+
+
 def load_mlqe_unedited(split: str = "dev", folder: Path | None = None) -> list[tuple[str, str]]:
     """(detokenized MT output, id) of every MLQE-PE sentence its post-editor left unchanged (HTER 0).
 
     Wikipedia and Reddit sentences machine-translated into English (et, ne, ro, ru, si), so clean
     MT English, not news. The post-edits themselves are not used: they keep the MT wording.
     """
-    folder = folder or EVAL_DIR / "dev" / "mlqe-pe"
     rows = []
-    for archive in sorted(folder.glob(f"post-editing.*-en-{split}.tar.gz")):
-        pair = archive.name.split(".")[1].removesuffix(f"-{split}")
-        with tarfile.open(archive) as tar:
-            def member(suffix: str) -> list[str]:
-                name = next(n for n in tar.getnames() if n.endswith(f"/{split}.{suffix}"))
-                return tar.extractfile(name).read().decode("utf-8").splitlines()
-
-            for number, (mt, hter) in enumerate(zip(member("mt"), member("hter")), start=1):
-                if float(hter) == 0.0 and mt.strip():
-                    rows.append((detokenize(mt), f"mlqe:{pair}:{split}:{number}"))
+    for pair, files in mlqe_archives(split, ("mt", "hter"), folder):
+        for number, (mt, hter) in enumerate(zip(files["mt"], files["hter"]), start=1):
+            if float(hter) == 0.0 and mt.strip():
+                rows.append((detokenize(mt), f"mlqe:{pair}:{split}:{number}"))
     return rows
 
 

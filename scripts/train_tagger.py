@@ -169,33 +169,25 @@ def corrupted_examples(rounds: int = 3, rate: float = 0.5) -> list[Example]:
 def mlqe_examples(split: str = "test") -> list[Example]:
     """MLQE-PE MT outputs (Wikipedia/Reddit, five source languages) with the words a post-editor
     changed (the BAD word tags) as positives: weak labels, since they also mark meaning errors."""
-    import tarfile
-
     examples = []
-    for archive in sorted((EVAL_DIR / "dev" / "mlqe-pe").glob(f"post-editing.*-en-{split}.tar.gz")):
-        pair = archive.name.split(".")[1].removesuffix(f"-{split}")
-        with tarfile.open(archive) as tar:
-            def member(suffix: str) -> list[str]:  # test files are named test20.*
-                name = next(n for n in tar.getnames() if n.rsplit("/", 1)[-1].startswith(split) and n.endswith(f".{suffix}"))
-                return tar.extractfile(name).read().decode("utf-8").splitlines()
-
-            for number, (mt, tags) in enumerate(zip(member("mt"), member("tags")), start=1):
-                tokens, word_tags = mt.split(), tags.split()[1::2]
-                if not tokens or len(tokens) != len(word_tags):
+    for pair, files in evaldata.mlqe_archives(split, ("mt", "tags"), EVAL_DIR / "dev" / "mlqe-pe"):
+        for number, (mt, tags) in enumerate(zip(files["mt"], files["tags"]), start=1):
+            tokens, word_tags = mt.split(), tags.split()[1::2]
+            if not tokens or len(tokens) != len(word_tags):
+                continue
+            text = evaldata.detokenize(mt)
+            positive, cursor = [], 0
+            for token, tag in zip(tokens, word_tags):
+                token = token.replace("``", '"').replace("''", '"')
+                at = text.find(token, cursor)
+                if at < 0:
                     continue
-                text = evaldata.detokenize(mt)
-                positive, cursor = [], 0
-                for token, tag in zip(tokens, word_tags):
-                    token = token.replace("``", '"').replace("''", '"')
-                    at = text.find(token, cursor)
-                    if at < 0:
-                        continue
-                    cursor = at + len(token)
-                    if tag == "BAD" and any(c.isalnum() for c in token):
-                        positive.append((at, cursor))
-                if len(positive) > MLQE_MAX_BAD_SHARE * len(tokens):
-                    continue  # a rewritten sentence marks a paraphrase, not a located error
-                examples.append(Example(text, "mlqe", f"mlqe:{pair}:{split}:{number}", positive=positive, clean=not positive))
+                cursor = at + len(token)
+                if tag == "BAD" and any(c.isalnum() for c in token):
+                    positive.append((at, cursor))
+            if len(positive) > MLQE_MAX_BAD_SHARE * len(tokens):
+                continue  # a rewritten sentence marks a paraphrase, not a located error
+            examples.append(Example(text, "mlqe", f"mlqe:{pair}:{split}:{number}", positive=positive, clean=not positive))
     return examples
 
 
