@@ -255,3 +255,18 @@ def test_evaluate_script_end_to_end_without_lm(tmp_path):
         part = results["holdout"]["fp"][f"generaltest2022 news+ecommerce: {domain} only"]
         assert (part["documents"], part["sentences"]) == (1, 2)
     assert "## Span level" in (tmp_path / "results.md").read_text()
+
+
+def test_qe_words_gold_words_take_the_highest_overlapping_score():
+    import numpy as np
+    import qe_words
+
+    words = [(0, 3, 0.1, 2.0), (4, 9, 0.7, -1.0), (9, 10, 0.2, 5.0)]  # "The", "cat's" split in two
+    spans = [(0, 3), (4, 10), (11, 12)]  # the last gold word overlaps no word (punctuation)
+    scores = qe_words.gold_word_scores(spans, words)
+    assert scores[0].tolist() == [0.1, 2.0]
+    assert scores[1].tolist() == [0.7, 5.0]
+    assert np.isnan(scores[2]).all()
+    row = qe_words.summary(scores, np.array([0, 1, 1]))
+    assert row["words"] == 2 and row["bad_rate"] == 0.5
+    assert row["tagger"]["auroc"] == 1.0 and row["normalised surprisal"]["auroc"] == 1.0
