@@ -11,7 +11,11 @@ signal can see). Each gold word gets the scores of the Document words it overlap
 - ``normalised surprisal``: LM surprisal minus unigram surprisal, as the untrained detector uses it;
 
 and the script prints, per language pair and pooled, the BAD rate, AUROC and average precision of
-each. Measurement only: nothing here is fitted, and these files train nothing.
+each. Per output it also compares sentence scores with the human ones (DA z-score, higher =
+better; HTER, the share of words the post-editor changed): Pearson r and Kendall tau-b of the
+sentence fluency mtcheck reports (the sentence head, the lowest over the output's sentences) and
+of the untrained ``z`` (its highest, negated). Measurement only: nothing here is fitted, and these
+files train nothing.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import json
 import sys
 import tarfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -32,22 +37,31 @@ from train_tagger import average_precision  # noqa: E402
 
 from mtcheck.config import Config  # noqa: E402
 from mtcheck.document import Document  # noqa: E402
-from mtcheck.evaluation import auroc  # noqa: E402
+from mtcheck.evaluation import auroc, kendall_tau_b  # noqa: E402
 from mtcheck.rules.base import RuleContext  # noqa: E402
 from mtcheck.rules.fluency import FluencyModel  # noqa: E402
 
 BATCH = 64
 SIGNALS = ("tagger", "normalised surprisal")
+SENTENCE_SIGNALS = ("fluency", "-z")
 
 
-def load_pair(archive: Path) -> list[tuple[str, list[tuple[int, int]], list[int]]]:
-    """Per output: (untokenized MT text, character span of each gold word, 1 = BAD per word)."""
+@dataclass
+class Output:
+    text: str  # the untokenized MT output
+    spans: list[tuple[int, int]]  # character span of each gold word found in it
+    labels: list[int]  # 1 = BAD, per gold word
+    da: float  # direct assessment z-score (higher = better)
+    hter: float
+
+
+def load_pair(archive: Path) -> list[Output]:
     with tarfile.open(archive) as tar:
         def read(suffix: str) -> list[str]:
             name = next(n for n in tar.getnames() if n.endswith(suffix))
             return tar.extractfile(name).read().decode("utf-8").splitlines()
 
-        texts = read("/test21.mt")
+        texts, da, hter = read("/test21.mt"), read("/test21.da"), read("/test21.hter")
         words: dict[int, list[tuple[str, str]]] = {}
         for row in read("/task2_wordlevel_mt.tags"):
             fields = row.split("\t")
@@ -63,12 +77,13 @@ def load_pair(archive: Path) -> list[tuple[str, list[tuple[int, int]], list[int]
             spans.append((at, cursor))
             labels.append(int(tag == "BAD"))
         if spans:
-            outputs.append((text, spans, labels))
+            outputs.append(Output(text, spans, labels, float(da[index]), float(hter[index])))
     return outputs
 
 
-def word_signals(model: FluencyModel, texts: list[str]) -> list[list[tuple[int, int, float, float]]]:
-    """Per text: (start, end, tagger p, normalised bits) of each Document word."""
+def lm_signals(model: FluencyModel, texts: list[str]) -> list[tuple[list[tuple[int, int, float, float]], tuple[float, float]]]:
+    """Per text: (start, end, tagger p, normalised bits) of each Document word, and the text's
+    SENTENCE_SIGNALS (lowest sentence fluency, minus the highest sentence z)."""
     result = []
     for begin in range(0, len(texts), BATCH):
         docs = [Document.parse(t, "-") for t in texts[begin : begin + BATCH]]
@@ -76,13 +91,14 @@ def word_signals(model: FluencyModel, texts: list[str]) -> list[list[tuple[int, 
         word_scores = model.word_scores(docs, RuleContext(), paragraph_scores)
         for doc, scores, sentences in zip(docs, paragraph_scores, word_scores):
             probabilities = model.tagger.word_probabilities(doc, scores) if doc.paragraphs else []
-            result.append(
-                [
-                    (w.word.start, w.word.end, p, w.normalised_bits)
-                    for words, probs in zip(sentences, probabilities)
-                    for w, p in zip(words, probs)
-                ]
-            )
+            words = [
+                (w.word.start, w.word.end, p, w.normalised_bits)
+                for sentence, probs in zip(sentences, probabilities)
+                for w, p in zip(sentence, probs)
+            ]
+            fluency = model.learned_fluency(doc, scores, sentences, probabilities) or [1.0]
+            z = [model.sentence_z(sentence) for sentence in sentences if sentence] or [0.0]
+            result.append((words, (min(fluency), -max(z))))
     return result
 
 
@@ -111,6 +127,20 @@ def summary(scores: np.ndarray, labels: np.ndarray) -> dict:
     return row
 
 
+def correlations(scores: np.ndarray, outputs: list[Output]) -> dict:
+    """Pearson r and Kendall tau-b of each SENTENCE_SIGNALS column with DA and with −HTER."""
+    human = {"da": np.array([o.da for o in outputs]), "-hter": -np.array([o.hter for o in outputs])}
+    row = {}
+    for k, name in enumerate(SENTENCE_SIGNALS):
+        for label, target in human.items():
+            tau = kendall_tau_b(scores[:, k].tolist(), target.tolist())
+            row[f"{name} vs {label}"] = {
+                "r": round(float(np.corrcoef(scores[:, k], target)[0, 1]), 4),
+                "tau": None if tau is None else round(tau, 4),
+            }
+    return row
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--pairs", default=None, help="comma-separated language pairs (default: all)")
@@ -129,13 +159,14 @@ def main(argv: list[str] | None = None) -> int:
             continue
         started = time.perf_counter()
         outputs = load_pair(archive)[: args.limit]
-        words = word_signals(model, [text for text, _, _ in outputs])
-        scores = np.concatenate([gold_word_scores(spans, w) for (_, spans, _), w in zip(outputs, words)])
-        labels = np.concatenate([np.array(labels) for _, _, labels in outputs])
+        signals = lm_signals(model, [o.text for o in outputs])
+        scores = np.concatenate([gold_word_scores(o.spans, words) for o, (words, _) in zip(outputs, signals)])
+        labels = np.concatenate([np.array(o.labels) for o in outputs])
         pooled_scores.append(scores)
         pooled_labels.append(labels)
-        row = summary(scores, labels)
-        print(json.dumps({"pair": pair, "outputs": len(outputs), **row, "seconds": round(time.perf_counter() - started, 1)}), flush=True)
+        sentence = np.array([s for _, s in signals])
+        row = {"pair": pair, "outputs": len(outputs), **summary(scores, labels), **correlations(sentence, outputs)}
+        print(json.dumps({**row, "seconds": round(time.perf_counter() - started, 1)}), flush=True)
     if pooled_labels:
         print(json.dumps({"pair": "all", **summary(np.concatenate(pooled_scores), np.concatenate(pooled_labels))}))
     return 0
