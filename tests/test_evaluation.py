@@ -270,3 +270,14 @@ def test_qe_words_gold_words_take_the_highest_overlapping_score():
     row = qe_words.summary(scores, np.array([0, 1, 1]))
     assert row["words"] == 2 and row["bad_rate"] == 0.5
     assert row["tagger"]["auroc"] == 1.0 and row["normalised surprisal"]["auroc"] == 1.0
+
+
+def test_qe_words_sentence_correlations_follow_the_human_scores():
+    import numpy as np
+    import qe_words
+
+    outputs = [qe_words.Output("x", [(0, 1)], [0], da=da, hter=hter) for da, hter in ((1.0, 0.0), (0.5, 0.2), (-1.0, 0.9))]
+    scores = np.array([[0.9, -1.0], [0.5, -2.0], [0.1, -0.5]])  # fluency agrees with DA; -z does not fully
+    row = qe_words.correlations(scores, outputs)
+    assert row["fluency vs da"]["tau"] == 1.0 and row["fluency vs -hter"]["tau"] == 1.0
+    assert row["-z vs da"]["tau"] == pytest.approx(-1 / 3, abs=1e-4)
