@@ -139,8 +139,7 @@ def calibrate_tagger(
             probabilities = model.tagger.word_probabilities(doc, doc_scores) if doc.paragraphs else []
             sentence_ps.extend(p for p, words in zip(model.tagger.sentence_probabilities(probabilities), sentences) if words)
             if model.sentence_head is not None and doc.paragraphs:
-                features = model.sentence_features(doc, doc_scores, sentences, probabilities)
-                disfluency = model.sentence_head.disfluency(features)
+                disfluency = model.head_disfluency(doc, doc_scores, sentences, probabilities)
                 head_scores.extend(float(score) for score, words in zip(disfluency, sentences) if words)
             n += sum(1 for words in sentences if words)
             windows.extend(((d, s), first, last, score) for s, first, last, score, _ in model.tagged_scores(doc, sentences, probabilities))

@@ -398,9 +398,19 @@ class FluencyModel:
             probabilities = self.tagger.word_probabilities(doc, paragraph_scores)
         if self.sentence_head is None:
             return [self.tagger.sentence_fluency(p) for p in self.tagger.sentence_probabilities(probabilities)]
-        features = self.sentence_features(doc, paragraph_scores, sentences, probabilities)
         domain = self.thresholds.tagger.fluency_quantiles if self.thresholds.tagger is not None else None
-        return [self.sentence_head.fluency(d, domain or None) for d in self.sentence_head.disfluency(features)]
+        disfluency = self.head_disfluency(doc, paragraph_scores, sentences, probabilities)
+        return [self.sentence_head.fluency(d, domain or None) for d in disfluency]
+
+    def head_disfluency(
+        self,
+        doc: Document,
+        paragraph_scores: list,
+        sentences: Sequence[Sequence[WordScore]],
+        probabilities: Sequence[Sequence[float]],
+    ) -> Sequence[float]:
+        """The sentence head's score of each sentence of ``doc`` (higher = less fluent; a numpy array)."""
+        return self.sentence_head.disfluency(self.sentence_features(doc, paragraph_scores, sentences, probabilities))
 
     def sentence_features(
         self,
