@@ -30,6 +30,12 @@ def clean_news_documents(path: Path | None = None, domains: tuple[str, ...] | No
     return [("\n\n".join(" ".join(p) for p in paras.values()), doc_id) for doc_id, paras in docs.items()]
 
 
+def document_domains(path: Path) -> dict[str, str]:
+    """The domain of each document of a WMT source JSONL (one read, whatever the domains)."""
+    with open(path, encoding="utf-8") as handle:
+        return {row["doc_id"]: row.get("domain", "") for row in map(json.loads, handle)}
+
+
 # -- MQM (span level and segment scores) -------------------------------------------------------
 @dataclass
 class MqmOutput:

@@ -325,9 +325,9 @@ def measure_fp(ctx: Context, split: str) -> dict[str, Any]:
         result[name] = fp_counts(reports)
         if domains and len(domains) > 1:
             ids = [doc_id for _, doc_id in clean_documents(ctx, path, domains)]
+            domain_of = evaldata.document_domains(path)
             for domain in domains:
-                members = {doc_id for _, doc_id in evaldata.clean_news_documents(path, (domain,))}
-                result[f"{name}: {domain} only"] = fp_counts([r for r, i in zip(reports, ids) if i in members])
+                result[f"{name}: {domain} only"] = fp_counts([r for r, i in zip(reports, ids) if domain_of[i] == domain])
     return result
 
 
