@@ -9,7 +9,7 @@ import re
 import tarfile
 import zipfile
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -170,6 +170,17 @@ def detokenize(text: str) -> str:
     return text.strip()
 
 
+def archive_lines(archive: Path, endings: Sequence[str], prefix: str = "") -> dict[str, list[str]]:
+    """Per ending, the lines of the first member of a tar archive whose name ends with it (and
+    whose file name starts with ``prefix``)."""
+    with tarfile.open(archive) as tar:
+        names = [n for n in tar.getnames() if n.rsplit("/", 1)[-1].startswith(prefix)]
+        return {
+            ending: tar.extractfile(next(n for n in names if n.endswith(ending))).read().decode("utf-8").splitlines()
+            for ending in endings
+        }
+
+
 def mlqe_archives(split: str, suffixes: tuple[str, ...], folder: Path | None = None):
     """Per MLQE-PE language pair (sorted): (pair such as "ru-en", {suffix: lines of that file}).
 
@@ -178,13 +189,8 @@ def mlqe_archives(split: str, suffixes: tuple[str, ...], folder: Path | None = N
     """
     folder = folder or EVAL_DIR / "dev" / "mlqe-pe"
     for archive in sorted(folder.glob(f"post-editing.*-en-{split}.tar.gz")):
-        with tarfile.open(archive) as tar:
-            names = [n for n in tar.getnames() if n.rsplit("/", 1)[-1].startswith(split)]
-            files = {}
-            for suffix in suffixes:
-                name = next(n for n in names if n.endswith(f".{suffix}"))
-                files[suffix] = tar.extractfile(name).read().decode("utf-8").splitlines()
-        yield archive.name.split(".")[1].removesuffix(f"-{split}"), files
+        lines = archive_lines(archive, [f".{suffix}" for suffix in suffixes], prefix=split)
+        yield archive.name.split(".")[1].removesuffix(f"-{split}"), {s: lines[f".{s}"] for s in suffixes}
 
 
 def load_mlqe_unedited(split: str = "dev", folder: Path | None = None) -> list[tuple[str, str]]:

@@ -23,12 +23,12 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import evaldata  # noqa: E402
 import qe_words  # noqa: E402
-from train_sentence_score import BLIMP_TRAIN, FeatureCache, blimp_pairs, one_sentence_pairs, ted_pairs  # noqa: E402
+from train_sentence_score import BLIMP_TRAIN, FeatureCache, blimp_pairs, fit_head, one_sentence_pairs, ted_pairs  # noqa: E402
 
 from mtcheck.config import Config  # noqa: E402
 from mtcheck.evaluation import kendall_tau_b  # noqa: E402
 from mtcheck.rules.fluency import FluencyModel  # noqa: E402
-from mtcheck.sentence_score import FEATURES, fit_pairwise, paired_accuracy  # noqa: E402
+from mtcheck.sentence_score import paired_accuracy  # noqa: E402
 
 def main() -> int:
     model = FluencyModel.from_config(Config(detector="auto"))
@@ -61,10 +61,8 @@ def main() -> int:
         t21[archive.name.split(".")[1]] = (feats, np.array([o.da for o in outs]))
 
     def run(name: str, srcs: dict) -> None:
-        everything = np.concatenate([p.reshape(-1, len(FEATURES)) for p in srcs.values()])
-        mean, scale = everything.mean(0), everything.std(0) + 1e-9
-        w = fit_pairwise([((p - mean) / scale)[:, 1] - ((p - mean) / scale)[:, 0] for p in srcs.values()])
-        dis = lambda X: ((np.asarray(X) - mean) / scale) @ w
+        head = fit_head(model.scorer.identity, srcs)
+        dis, w = head.disfluency, head.weights
         out = {"blimp_val": round(paired_accuracy(dis(bv[:, 0]), dis(bv[:, 1])), 4),
                "jfleg_dev": round(paired_accuracy(dis(jd[:, 0]), dis(jd[:, 1])), 4)}
         for k, (feats, da) in t21.items():

@@ -20,14 +20,13 @@ import json
 import pickle
 import sys
 import time
-import zipfile
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from evaldata import EVAL_DIR  # noqa: E402
+from train_sentence_score import blimp_pairs  # noqa: E402
 
 from mtcheck.config import Config  # noqa: E402
 from mtcheck.document import Document  # noqa: E402
@@ -38,16 +37,6 @@ from mtcheck.sentence_score import FEATURES, L2, fit_pairwise, paired_accuracy  
 
 TRAIN, VAL = (100, 150), (250, 280)
 BATCH = 64
-
-
-def blimp(window: tuple[int, int]) -> list[tuple[str, str, str]]:
-    pairs = []
-    with zipfile.ZipFile(EVAL_DIR / "dev" / "blimp" / "BLiMP.zip") as archive:
-        for name in sorted(n for n in archive.namelist() if n.startswith("data/") and n.endswith(".jsonl")):
-            for line in archive.read(name).decode("utf-8").splitlines()[window[0] : window[1]]:
-                row = json.loads(line)
-                pairs.append((row["sentence_good"], row["sentence_bad"], row["UID"]))
-    return pairs
 
 
 def lm_outputs(model: FluencyModel, texts: list[str], layers: list[int], path: Path) -> dict:
@@ -77,7 +66,7 @@ def lm_outputs(model: FluencyModel, texts: list[str], layers: list[int], path: P
 
 def pair_matrix(pairs, values, layer: int | None, pooling: str) -> tuple[np.ndarray, np.ndarray]:
     """[n, 2, width] (fluent, garbled) rows of the one-sentence pairs, and each pair's paradigm."""
-    kept = [p for p in pairs if values[p[0]][2] == 1 and values[p[1]][2] == 1]
+    kept = [p for p in pairs if values[p.good][2] == 1 and values[p.bad][2] == 1]
 
     def row(text: str) -> np.ndarray:
         rows, states, _ = values[text]
@@ -85,7 +74,7 @@ def pair_matrix(pairs, values, layer: int | None, pooling: str) -> tuple[np.ndar
             return rows[0]
         return np.r_[rows[0], states[layer][0 if pooling == "mean" else 1]]
 
-    return np.array([[row(g), row(b)] for g, b, _ in kept]), np.array([p[2] for p in kept])
+    return np.array([[row(p.good), row(p.bad)] for p in kept]), np.array([p.group for p in kept])
 
 
 def evaluate(train, val, layer: int | None, pooling: str, components: int) -> dict:
@@ -130,8 +119,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     identity = f"{model.scorer.identity}|{model.tagger.identity}|{FEATURES}|{layers}"
     path = cache_root() / "sentence-hidden" / f"{hashlib.sha1(identity.encode()).hexdigest()[:12]}.pkl"
-    train_pairs, val_pairs = blimp(TRAIN), blimp(VAL)
-    values = lm_outputs(model, sorted({t for p in train_pairs + val_pairs for t in p[:2]}), layers, path)
+    train_pairs, val_pairs = blimp_pairs(TRAIN), blimp_pairs(VAL)
+    values = lm_outputs(model, sorted({t for p in train_pairs + val_pairs for t in (p.good, p.bad)}), layers, path)
     print(json.dumps(evaluate((train_pairs, values), (val_pairs, values), None, "mean", 0)))
     for layer in layers:
         for pooling in ("mean", "last"):

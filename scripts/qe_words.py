@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import tarfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,7 +31,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from evaldata import EVAL_DIR  # noqa: E402
+from evaldata import EVAL_DIR, archive_lines  # noqa: E402
 from train_tagger import average_precision  # noqa: E402
 
 from mtcheck.config import Config  # noqa: E402
@@ -56,16 +55,12 @@ class Output:
 
 
 def load_pair(archive: Path) -> list[Output]:
-    with tarfile.open(archive) as tar:
-        def read(suffix: str) -> list[str]:
-            name = next(n for n in tar.getnames() if n.endswith(suffix))
-            return tar.extractfile(name).read().decode("utf-8").splitlines()
-
-        texts, da, hter = read("/test21.mt"), read("/test21.da"), read("/test21.hter")
-        words: dict[int, list[tuple[str, str]]] = {}
-        for row in read("/task2_wordlevel_mt.tags"):
-            fields = row.split("\t")
-            words.setdefault(int(fields[3]), []).append((fields[5], fields[6]))
+    lines = archive_lines(archive, ("/test21.mt", "/test21.da", "/test21.hter", "/task2_wordlevel_mt.tags"))
+    texts, da, hter = lines["/test21.mt"], lines["/test21.da"], lines["/test21.hter"]
+    words: dict[int, list[tuple[str, str]]] = {}
+    for row in lines["/task2_wordlevel_mt.tags"]:
+        fields = row.split("\t")
+        words.setdefault(int(fields[3]), []).append((fields[5], fields[6]))
     outputs = []
     for index, text in enumerate(texts):
         spans, labels, cursor = [], [], 0

@@ -132,6 +132,15 @@ def edge_tail(quantiles: np.ndarray, edge: int = 10) -> float:
     return float(max(0.5 * gaps.mean(), 1e-3))
 
 
+def fit_head(identity: str, sources: dict[str, np.ndarray]) -> SentenceHead:
+    """A head fitted on these [n, 2, features] (fluent, garbled) pair sources, each weighing the
+    same, on features standardised over all of them; no clean quantiles yet."""
+    everything = np.concatenate([p.reshape(-1, len(FEATURES)) for p in sources.values()])
+    mean, scale = everything.mean(0), everything.std(0) + 1e-9
+    weights = fit_pairwise([((p - mean) / scale)[:, 1] - ((p - mean) / scale)[:, 0] for p in sources.values()])
+    return SentenceHead(identity, mean, scale, weights, np.zeros(0), 1.0)
+
+
 def single_feature_accuracies(pairs: np.ndarray) -> dict[str, float]:
     """Each feature alone as a disfluency (sign chosen so that more garbled = higher) for comparison."""
     signs = {"logprob": -1, "tokens": 1, "words": 1, "unigram_bits": -1, "z": 1, "tagger_any": 1, "tagger_max": 1}
@@ -153,13 +162,8 @@ def train(args) -> int:
         "jfleg": one_sentence_pairs(cache, evaldata.load_jfleg(split="test", limit=limits["jfleg"]), "JFLEG test"),
         "ted": one_sentence_pairs(cache, ted_pairs(limits["ted"]), "TED talk.7"),
     }
-    everything = np.concatenate([p.reshape(-1, len(FEATURES)) for p in sources.values()])
-    mean, scale = everything.mean(0), everything.std(0) + 1e-9
-    standard = {name: (p - mean) / scale for name, p in sources.items()}
-    weights = fit_pairwise([p[:, 1] - p[:, 0] for p in standard.values()])
-
+    head = fit_head(model.scorer.identity, sources)
     clean = clean_sentences(cache, limits["clean_docs"])
-    head = SentenceHead(model.scorer.identity, mean, scale, weights, np.zeros(0), 1.0)
     quantiles = np.sort(head.disfluency(clean))
     head.quantiles, head.tail = quantiles, edge_tail(quantiles)
     report = {
