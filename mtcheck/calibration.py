@@ -13,7 +13,7 @@ from typing import Any
 
 from mtcheck.document import Document
 from mtcheck.rules.base import RuleContext
-from mtcheck.rules.fluency import FluencyModel, TaggerThresholds, Thresholds, logit
+from mtcheck.rules.fluency import FluencyModel, ScoredWindow, TaggerThresholds, Thresholds, logit
 
 DELETION_PENALTY_BITS = 2.0  # on top of the deleted word's unigram surprisal (DESIGN.md: 3-6 bits per token)
 CANDIDATES_PER_100 = 30.0  # windows passed to edit verification per 100 clean sentences: a cheap pre-filter; the edit gain decides
@@ -26,6 +26,9 @@ QUANTILES = 200
 # recall, clean calib halves for the budget; docs/tagger.md, "Decoding"):
 TAGGER_CANDIDATE_P = 0.12
 TAGGER_GAIN_WEIGHT = 0.02  # logit units per bit of edit gain
+# Untrained candidate windows whose best edit gains more than this share of clean windows' edits do
+# are flagged whatever the tagger says (in practice: more than any clean window's edit gains).
+TAGGER_REPAIR_FLAGS_PER_100 = 0.05
 
 
 def quantile(sorted_values: Sequence[float], share: float) -> float:
@@ -124,14 +127,18 @@ def calibrate_tagger(
         raise ValueError("calibrate_tagger needs a FluencyModel with a tagger")
     say = progress or (lambda message: None)
     ctx = RuleContext()
-    # span_info -inf while fitting: every candidate window is verified, none skipped
-    limits = TaggerThresholds(TAGGER_CANDIDATE_P, TAGGER_GAIN_WEIGHT, math.inf, -math.inf, math.inf, math.inf)
+    # span_info and span_gain -inf while fitting: every candidate window is verified, none
+    # skipped, and each untrained candidate comes back marked ``repaired``
+    limits = TaggerThresholds(
+        TAGGER_CANDIDATE_P, TAGGER_GAIN_WEIGHT, math.inf, -math.inf, math.inf, math.inf, span_gain=-math.inf
+    )
     saved, model.thresholds = model.thresholds, replace(model.thresholds, tagger=limits)
     try:
         say(f"tagging {sum(len(d.sentences) for d in documents)} clean sentences")
         paragraph_scores = model.paragraph_scores(documents)
         word_scores = model.word_scores(documents, ctx, paragraph_scores)
-        windows: list[tuple] = []  # (document and sentence, first, last, score), as tagged_spans groups them
+        windows: list[ScoredWindow] = []
+        keys: list[int] = []  # the document of each window
         sentence_ps: list[float] = []
         head_scores: list[float] = []
         n = 0
@@ -142,15 +149,23 @@ def calibrate_tagger(
                 disfluency = model.head_disfluency(doc, doc_scores, sentences, probabilities)
                 head_scores.extend(float(score) for score, words in zip(disfluency, sentences) if words)
             n += sum(1 for words in sentences if words)
-            windows.extend(((d, s), first, last, score) for s, first, last, score, _ in model.tagged_scores(doc, sentences, probabilities))
+            windows.extend(model.tagged_scores(doc, sentences, probabilities))
+            keys.extend([d] * (len(windows) - len(keys)))
     finally:
         model.thresholds = saved
     if n < 50:
         raise ValueError(f"calibration needs at least 50 clean sentences, got {n}")
     sentence_ps.sort(reverse=True)
+    repair_gains = sorted((w.gain for w in windows if w.repaired), reverse=True)
+    limits.span_gain = threshold_for(
+        repair_gains, int(n * TAGGER_REPAIR_FLAGS_PER_100 / 100), floor=model.thresholds.verify_margin_bits
+    )
+    # a window repaired beyond span_gain is flagged whatever its score: it spends the same budget
+    scored = [((d, w.sentence), w.first, w.last, math.inf if w.gain >= limits.span_gain and w.repaired else w.score)
+              for d, w in zip(keys, windows)]
     floor = logit(TAGGER_CANDIDATE_P)
-    limits.span_warning = span_threshold(windows, int(n * span_flags_per_100 / 100), floor)
-    limits.span_info = span_threshold(windows, int(n * notices_per_100 / 100), floor)
+    limits.span_warning = span_threshold(scored, int(n * span_flags_per_100 / 100), floor)
+    limits.span_info = span_threshold(scored, int(n * notices_per_100 / 100), floor)
     limits.sentence_warning = threshold_for(sentence_ps, int(n * sentence_flags_per_100 / 100), floor=0.0)
     limits.sentence_info = threshold_for(sentence_ps, int(n * notices_per_100 / 100), floor=0.0)
     if head_scores:
@@ -173,6 +188,7 @@ def strictest(limits: Sequence[TaggerThresholds]) -> TaggerThresholds:
         span_info=max(l.span_info for l in limits),
         sentence_warning=max(l.sentence_warning for l in limits),
         sentence_info=max(l.sentence_info for l in limits),
+        span_gain=max(l.span_gain for l in limits),
         fluency_quantiles=[],
     )
 

@@ -91,10 +91,19 @@ def test_span_edits_drop_each_word_and_swap_neighbours():
 def test_deleting_a_rare_word_is_charged_its_unigram_surprisal():
     from mtcheck.rules.fluency import unigram_bits
 
-    text = "the zymurgy plan"
+    text = "the quokka plan"
     doc = Document.parse(text)
     deletion = next(e for e in span_edits(text, list(doc.words), 0) if e.text == "the plan")
-    assert deletion.unigram_delta_bits == unigram_bits("zymurgy") > unigram_bits("plan")
+    assert deletion.unigram_delta_bits == unigram_bits("quokka") > unigram_bits("plan")
+
+
+def test_a_word_wordfreq_has_never_seen_is_not_deleted():
+    """Its unigram surprisal is only a floor, so deleting it would look like a repair."""
+    text = "the zymurgy plan"
+    edited = {e.text for e in span_edits(text, list(Document.parse(text).words), 0)}
+    assert "the plan" not in edited
+    assert {"zymurgy plan", "the zymurgy"} <= edited  # the known words can still go
+    assert "zymurgy the plan" in edited  # and it can still be moved
 
 
 def test_fluency_is_the_share_of_clean_sentences_that_scored_worse():

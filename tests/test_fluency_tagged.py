@@ -2,6 +2,7 @@
 with a stub tagger whose probabilities the tests choose."""
 
 import math
+from dataclasses import replace
 
 import pytest
 
@@ -101,10 +102,10 @@ def test_edit_gain_raises_the_span_score(scorer):
     sentences = plain.word_scores([doc], RuleContext())
     probabilities = plain.tagger.word_probabilities(doc, [None])
     scored = plain.tagged_scores(doc, sentences[0], probabilities)
-    assert scored and all(math.isclose(score, logit(0.9)) for *_, score, _ in scored)
+    assert scored and all(math.isclose(w.score, logit(0.9)) for w in scored)
     weighted = FluencyModel(scorer, thresholds(scorer, gain_weight=1.0), tagger=plain.tagger, tagger_flags=True)
-    for (*_, score, (gain, _)) in weighted.tagged_scores(doc, sentences[0], probabilities):
-        assert math.isclose(score, logit(0.9) + gain, rel_tol=1e-9)
+    for w in weighted.tagged_scores(doc, sentences[0], probabilities):
+        assert math.isclose(w.score, logit(0.9) + w.gain, rel_tol=1e-9)
 
 
 def test_spans_never_cross_sentences_and_offsets_are_in_the_text(scorer):
@@ -149,6 +150,42 @@ def test_tagger_calibration_meets_its_flag_budget(scorer):
     assert len(warnings) <= math.ceil(0.02 * sentences) * 2
 
 
+def test_an_untrained_candidate_repaired_beyond_span_gain_is_a_warning_whatever_the_tagger_says(scorer):
+    text = "The committee met on on Tuesday to agree the the budget."
+    quiet = StubTagger(set())  # every word at 0.01: far below the info score
+    unset = FluencyModel(scorer, thresholds(scorer, window_bits=-math.inf), tagger=quiet, tagger_flags=True)
+    doc, result = analyse(unset, text)
+    assert not [f for f in result.findings if f.code == "F001"]
+    repaired = FluencyModel(
+        scorer, thresholds(scorer, window_bits=-math.inf, span_gain=-100.0), tagger=quiet, tagger_flags=True
+    )
+    doc, result = analyse(repaired, text)
+    spans = [f for f in result.findings if f.code == "F001"]
+    assert spans and all(f.severity == Severity.WARNING and "clean text" in f.message for f in spans)
+    windows = repaired.tagged_scores(doc, repaired.word_scores([doc], RuleContext())[0], quiet.word_probabilities(doc, [None]))
+    assert all(w.repaired for w in windows)  # all untrained candidates: window_bits is -inf
+    # only untrained candidates count: the tagger's own windows need their score
+    tagged_only = FluencyModel(
+        scorer, thresholds(scorer, span_gain=-100.0), tagger=StubTagger({"on"}, p=0.3), tagger_flags=True
+    )
+    words = tagged_only.word_scores([doc], RuleContext())[0]
+    assert not any(w.repaired for w in tagged_only.tagged_scores(doc, words, tagged_only.tagger.word_probabilities(doc, [None])))
+
+
+def test_tagger_calibration_sets_span_gain_above_every_clean_repair(scorer):
+    docs = [Document.parse(t) for t in CLEAN * 2]
+    base = calibrate(scorer, docs, span_flags_per_100=1.0, sentence_flags_per_100=1.0)
+    base.window_bits = -math.inf  # every window an untrained candidate: many clean repairs to exceed
+    model = FluencyModel(scorer, base, tagger=StubTagger(set()))
+    limits = calibrate_tagger(model, docs)
+    assert limits.span_gain >= base.verify_margin_bits
+    base.tagger = limits
+    checked = FluencyModel(scorer, base, tagger=model.tagger, tagger_flags=True)
+    for doc, words in zip(docs, checked.word_scores(docs, RuleContext())):
+        probabilities = checked.tagger.word_probabilities(doc, [None] * len(doc.paragraphs))
+        assert not any(w.repaired for w in checked.tagged_scores(doc, words, probabilities))
+
+
 def test_calibrate_fits_the_tagger_section_when_given_a_tagger(scorer):
     docs = [Document.parse(t) for t in CLEAN * 2]
     fitted = calibrate(scorer, docs, tagger=StubTagger({"budget"}, p=0.6))
@@ -171,6 +208,7 @@ def test_strictest_keeps_each_threshold_at_its_highest():
     b = TaggerThresholds(0.12, 0.02, span_warning=0.1, span_info=0.2, sentence_warning=0.95, sentence_info=0.7)
     both = strictest([a, b])
     assert (both.span_warning, both.span_info, both.sentence_warning, both.sentence_info) == (0.5, 0.2, 0.95, 0.9)
+    assert strictest([replace(a, span_gain=30.0), replace(b, span_gain=25.0)]).span_gain == 30.0
     assert strictest([a]) == a
     with pytest.raises(ValueError):
         strictest([a, TaggerThresholds(0.2, 0.02, 0.1, 0.1, 0.1, 0.1)])

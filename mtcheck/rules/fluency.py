@@ -40,6 +40,7 @@ from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
+from typing import NamedTuple
 
 from mtcheck.document import Document, Sentence, Word
 from mtcheck.errors import MtcheckError
@@ -95,7 +96,9 @@ class TaggerThresholds:
     The window around a word the tagger rates at least ``candidate_p`` (and each untrained
     candidate window) is verified by edits; its score is logit(highest p in the window) +
     ``gain_weight`` * (best edit gain in bits). Scores
-    at ``span_info`` / ``span_warning`` give info / warning F001 findings. A sentence whose
+    at ``span_info`` / ``span_warning`` give info / warning F001 findings, and so does (warning)
+    an untrained candidate window whose best edit gains at least ``span_gain`` bits, more than
+    edits of clean text gain. A sentence whose
     garbled probability reaches ``sentence_info`` / ``sentence_warning`` gives an F002 finding.
     ``fluency_quantiles``, when fitted, are the sentence head's scores of the clean text: sentence
     fluency is then relative to that text instead of the head's own clean news.
@@ -108,6 +111,7 @@ class TaggerThresholds:
     sentence_warning: float
     sentence_info: float
     fluency_quantiles: list[float] = field(default_factory=list)
+    span_gain: float = math.inf
 
 
 @dataclass
@@ -183,6 +187,19 @@ def mean_fluency(scores: Sequence[SentenceScore]) -> float | None:
     return sum(s.fluency for s in scores) / len(scores) if scores else None
 
 
+class ScoredWindow(NamedTuple):
+    """A tagger candidate window, verified: its score, best edit, and whether that edit repairs it
+    beyond ``span_gain`` (untrained candidates only)."""
+
+    sentence: int
+    first: int
+    last: int
+    score: float  # logit(highest tagger p) + gain_weight * gain
+    gain: float  # the best edit's gain, bits
+    edited: str  # the window as the best edit leaves it
+    repaired: bool
+
+
 @dataclass
 class WordScore:
     word: Word
@@ -202,6 +219,14 @@ def unigram_bits(word: str) -> float:
     from wordfreq import word_frequency
 
     return -math.log2(max(word_frequency(word.lower(), "en"), UNIGRAM_FLOOR))
+
+
+@lru_cache(maxsize=65536)
+def known_word(word: str) -> bool:
+    """Whether wordfreq has a frequency for the word (else its unigram surprisal is the floor)."""
+    from wordfreq import word_frequency
+
+    return word_frequency(word.lower(), "en") > 0
 
 
 def exempt(word: Word, ctx: RuleContext) -> bool:
@@ -440,60 +465,71 @@ class FluencyModel:
 
     def tagged_candidates(
         self, sentences: Sequence[Sequence[WordScore]], probabilities: Sequence[Sequence[float]]
-    ) -> list[tuple[int, int, int, float]]:
-        """(sentence index, first, last, highest tagger p) of the windows worth verifying: the
-        window around each word the tagger rates at least ``candidate_p`` and the untrained
-        detector's candidates, when the window holds a word edits may touch and could reach the
-        info score with an edit gain of up to GAIN_CAP_BITS."""
+    ) -> list[tuple[int, int, int, float, bool]]:
+        """(sentence index, first, last, highest tagger p, untrained candidate?) of the windows
+        worth verifying: the window around each word the tagger rates at least ``candidate_p``
+        and the untrained detector's candidates, when the window holds a word edits may touch and
+        could reach the info score with an edit gain of up to GAIN_CAP_BITS (an untrained
+        candidate always can, when ``span_gain`` is set)."""
         limits = self.thresholds.tagger
         reachable = limits.span_info - limits.gain_weight * GAIN_CAP_BITS
         windows = []
         for index, (words, probs) in enumerate(zip(sentences, probabilities)):
-            spans = {(max(0, i - 1), min(len(words) - 1, i + 1)) for i, p in enumerate(probs) if p >= limits.candidate_p}
-            spans |= {(first, last) for first, last, _ in self.candidates(words)}
-            for first, last in sorted(spans):
+            tagged = {(max(0, i - 1), min(len(words) - 1, i + 1)) for i, p in enumerate(probs) if p >= limits.candidate_p}
+            untrained = {(first, last) for first, last, _ in self.candidates(words)}
+            for first, last in sorted(tagged | untrained):
                 p = max(probs[first : last + 1])
-                if logit(p) >= reachable and any(w.eligible for w in words[first : last + 1]):
-                    windows.append((index, first, last, p))
+                repairable = (first, last) in untrained and limits.span_gain <= GAIN_CAP_BITS
+                if (logit(p) >= reachable or repairable) and any(w.eligible for w in words[first : last + 1]):
+                    windows.append((index, first, last, p, (first, last) in untrained))
         return windows
 
     def tagged_scores(
         self, doc: Document, sentences: Sequence[Sequence[WordScore]], probabilities: Sequence[Sequence[float]]
-    ) -> list[tuple[int, int, int, float, tuple[float, str]]]:
-        """(sentence index, first, last, span score, (gain, edited text)) of each candidate window
-        that has an edit (one batched LM call)."""
+    ) -> list[ScoredWindow]:
+        """Each candidate window that has an edit, scored (one batched LM call)."""
+        limits = self.thresholds.tagger
         windows = self.tagged_candidates(sentences, probabilities)
         sentence_list = doc.sentences
-        plans = [self.edit_plan(doc, sentence_list[s], sentences[s], first, last) for s, first, last, _ in windows]
+        plans = [self.edit_plan(doc, sentence_list[s], sentences[s], first, last) for s, first, last, _, _ in windows]
         scored = []
-        for (s, first, last, p), best in zip(windows, self.best_edits(plans)):
+        for (s, first, last, p, untrained), best in zip(windows, self.best_edits(plans)):
             if best is None:
                 continue
-            score = logit(p) + self.thresholds.tagger.gain_weight * best[0]
-            scored.append((s, first, last, score, best))
+            gain, edited = best
+            score = logit(p) + limits.gain_weight * gain
+            scored.append(ScoredWindow(s, first, last, score, gain, edited, untrained and gain >= limits.span_gain))
         return scored
 
     def tagged_spans(
         self, doc: Document, sentences: Sequence[Sequence[WordScore]], probabilities: Sequence[Sequence[float]]
     ) -> list[Finding]:
-        """F001 findings from the tagger: windows scoring at least ``span_info``; overlapping
-        flagged windows of a sentence become one finding (the strongest window's edit)."""
+        """F001 findings from the tagger: windows scoring at least ``span_info``, and untrained
+        candidates repaired by an edit beyond ``span_gain``; overlapping flagged windows of a
+        sentence become one finding (the strongest window's edit)."""
         limits = self.thresholds.tagger
+        flagged = [w for w in self.tagged_scores(doc, sentences, probabilities) if w.score >= limits.span_info or w.repaired]
         findings = []
-        for group in overlapping_groups(w for w in self.tagged_scores(doc, sentences, probabilities) if w[3] >= limits.span_info):
-            words = sentences[group[0][0]]
-            start, end = words[min(w[1] for w in group)].word.start, words[max(w[2] for w in group)].word.end
-            s, first, last, score, (gain, edited) = max(group, key=lambda w: w[3])
-            window_start, window_end = words[first].word.start, words[last].word.end
+        for group in overlapping_groups(flagged):
+            words = sentences[group[0].sentence]
+            start, end = words[min(w.first for w in group)].word.start, words[max(w.last for w in group)].word.end
+            strongest = max(group, key=lambda w: (w.repaired, w.score))
+            window_start, window_end = words[strongest.first].word.start, words[strongest.last].word.end
             suggestion = None
-            if gain >= MIN_SUGGESTION_GAIN_BITS:
-                suggestion = doc.text[start:window_start] + edited + doc.text[window_end:end]
-            message = (
-                f"The fluency tagger rates this wording as likely garbled (score {score:.2f})"
-                + (f"; an edit makes it {gain:.1f} bits more likely." if suggestion is not None else ".")
-            )
-            finding = self.span_rule.finding(start, end, message, suggestion=suggestion, score=score)
-            findings.append(finding if score >= limits.span_warning else finding.with_severity(Severity.INFO))
+            if strongest.gain >= MIN_SUGGESTION_GAIN_BITS:
+                suggestion = doc.text[start:window_start] + strongest.edited + doc.text[window_end:end]
+            if strongest.repaired:
+                message = (
+                    f"An edit makes this wording {strongest.gain:.1f} bits more likely, more than edits of clean "
+                    f"text gain (fluency tagger score {strongest.score:.2f})."
+                )
+            else:
+                message = f"The fluency tagger rates this wording as likely garbled (score {strongest.score:.2f})" + (
+                    f"; an edit makes it {strongest.gain:.1f} bits more likely." if suggestion is not None else "."
+                )
+            finding = self.span_rule.finding(start, end, message, suggestion=suggestion, score=strongest.score)
+            warning = strongest.repaired or strongest.score >= limits.span_warning
+            findings.append(finding if warning else finding.with_severity(Severity.INFO))
         return findings
 
     def candidates(self, words: Sequence[WordScore]) -> list[tuple[int, int, float]]:
@@ -557,33 +593,53 @@ class FluencyModel:
         variants = [doc.text[start:end] + tail] + [edit.text + tail for edit in edits]
         return EditPlan(prefix, variants, edits)
 
-    def best_edits(self, plans: Sequence[EditPlan | None]) -> list[tuple[float, str] | None]:
-        """Score every plan in one batched LM call; per plan, its best (gain, edited text).
+    def edit_gains(self, plans: Sequence[EditPlan | None]) -> list[list[tuple[float, Edit]] | None]:
+        """Score every plan in one batched LM call; per plan, each edit with its gain.
 
         The gain is in bits, net of the edit's change in unigram surprisal (deleting a rare word
         is no repair by itself) and a small per-deleted-word penalty.
         """
         real = [plan for plan in plans if plan is not None]
         scored = iter(self.scorer.continuation_logprob_many([(p.prefix, p.variants) for p in real]) if real else [])
-        results: list[tuple[float, str] | None] = []
+        results: list[list[tuple[float, Edit]] | None] = []
         for plan in plans:
             if plan is None:
                 results.append(None)
                 continue
             logprobs = next(scored)
             original = logprobs[0] / LN2
-            best = None
-            for edit, lp in zip(plan.edits, logprobs[1:]):
-                gain = (
-                    lp / LN2
-                    - original
-                    - edit.unigram_delta_bits
-                    - self.thresholds.deletion_penalty_bits * edit.removed_words
-                )
-                if best is None or gain > best[0]:
-                    best = (gain, edit.text)
-            results.append(best)
+            results.append(
+                [
+                    (
+                        lp / LN2
+                        - original
+                        - edit.unigram_delta_bits
+                        - self.thresholds.deletion_penalty_bits * edit.removed_words,
+                        edit,
+                    )
+                    for edit, lp in zip(plan.edits, logprobs[1:])
+                ]
+            )
         return results
+
+    def best_edits(self, plans: Sequence[EditPlan | None]) -> list[tuple[float, str] | None]:
+        """Per plan, its best (gain, edited text) (see ``edit_gains``)."""
+        results: list[tuple[float, str] | None] = []
+        for gains in self.edit_gains(plans):
+            if not gains:
+                results.append(None)
+                continue
+            gain, edit = max(gains, key=lambda g: g[0])
+            results.append((gain, edit.text))
+        return results
+
+
+def best_gain_by_kind(gains: Iterable[tuple[float, "Edit"]]) -> dict[str, float]:
+    """The best gain of each kind of edit among these (gain, edit) pairs."""
+    best: dict[str, float] = {}
+    for gain, edit in gains:
+        best[edit.kind] = max(gain, best.get(edit.kind, -math.inf))
+    return best
 
 
 @dataclass(frozen=True)
@@ -637,6 +693,7 @@ class Edit:
     text: str  # the span as edited
     removed_words: int
     unigram_delta_bits: float  # unigram surprisal of the words taken out minus of those put in
+    kind: str  # drop | swap | alternative
 
 
 def span_edits(
@@ -646,30 +703,32 @@ def span_edits(
     (a confusable function word or an inflection of the same stem) in one word's place.
 
     Only ``editable`` words are touched: deleting a name or a number always "improves" the
-    text for the model, and such words are left to the consistency rules.
+    text for the model, and such words are left to the consistency rules. Nor is a word wordfreq
+    has never seen deleted: its unigram rate is unknown (floored), so what deleting it gains
+    cannot be told from what it costs.
     """
     editable = [True] * len(words) if editable is None else list(editable)
     span = text[offset : words[-1].end]
     for i, word in enumerate(words):
-        if not editable[i]:
+        if not editable[i] or not known_word(word.text):
             continue
         a, b = word.start - offset, word.end - offset
         if i + 1 < len(words):
             b = words[i + 1].start - offset
         elif i > 0:
             a = words[i - 1].end - offset
-        yield Edit(span[:a] + span[b:], 1, unigram_bits(word.text))
+        yield Edit(span[:a] + span[b:], 1, unigram_bits(word.text), "drop")
     for i in range(len(words) - 1):
         if not (editable[i] and editable[i + 1]):
             continue
         w1, w2 = words[i], words[i + 1]
         a, b = w1.start - offset, w2.end - offset
         middle = text[w1.end : w2.start]
-        yield Edit(span[:a] + w2.text + middle + w1.text + span[b:], 0, 0.0)
+        yield Edit(span[:a] + w2.text + middle + w1.text + span[b:], 0, 0.0, "swap")
     for word, can_edit in zip(words, editable):
         if not can_edit:
             continue
         a, b = word.start - offset, word.end - offset
         for alternative in alternatives(word.text):
             delta = unigram_bits(word.text) - unigram_bits(alternative)
-            yield Edit(span[:a] + alternative + span[b:], 0, delta)
+            yield Edit(span[:a] + alternative + span[b:], 0, delta, "alternative")
