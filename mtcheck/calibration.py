@@ -135,21 +135,19 @@ def calibrate_tagger(
     saved, model.thresholds = model.thresholds, replace(model.thresholds, tagger=limits)
     try:
         say(f"tagging {sum(len(d.sentences) for d in documents)} clean sentences")
-        paragraph_scores = model.paragraph_scores(documents)
-        word_scores = model.word_scores(documents, ctx, paragraph_scores)
         windows: list[ScoredWindow] = []
         keys: list[int] = []  # the document of each window
         sentence_ps: list[float] = []
         head_scores: list[float] = []
         n = 0
-        for d, (doc, doc_scores, sentences) in enumerate(zip(documents, paragraph_scores, word_scores)):
-            probabilities = model.tagger.word_probabilities(doc, doc_scores) if doc.paragraphs else []
+        for d, tagged in enumerate(model.tag(documents, ctx)):
+            sentences, probabilities = tagged.words, tagged.probabilities
             sentence_ps.extend(p for p, words in zip(model.tagger.sentence_probabilities(probabilities), sentences) if words)
-            if model.sentence_head is not None and doc.paragraphs:
-                disfluency = model.head_disfluency(doc, doc_scores, sentences, probabilities)
+            if model.sentence_head is not None and tagged.document.paragraphs:
+                disfluency = model.head_disfluency(tagged)
                 head_scores.extend(float(score) for score, words in zip(disfluency, sentences) if words)
             n += sum(1 for words in sentences if words)
-            windows.extend(model.tagged_scores(doc, sentences, probabilities))
+            windows.extend(model.tagged_scores(tagged.document, sentences, probabilities))
             keys.extend([d] * (len(windows) - len(keys)))
     finally:
         model.thresholds = saved

@@ -31,7 +31,6 @@ from train_sentence_score import blimp_pairs  # noqa: E402
 from mtcheck.config import Config  # noqa: E402
 from mtcheck.document import Document  # noqa: E402
 from mtcheck.lm.models import cache_root  # noqa: E402
-from mtcheck.rules.base import RuleContext  # noqa: E402
 from mtcheck.rules.fluency import FluencyModel  # noqa: E402
 from mtcheck.sentence_score import FEATURES, L2, fit_pairwise, paired_accuracy  # noqa: E402
 
@@ -46,12 +45,10 @@ def lm_outputs(model: FluencyModel, texts: list[str], layers: list[int], path: P
     started = time.time()
     for begin in range(0, len(missing), BATCH):
         docs = [Document.parse(t, "-") for t in missing[begin : begin + BATCH]]
-        paragraph_scores = model.paragraph_scores(docs)
-        word_scores = model.word_scores(docs, RuleContext(), paragraph_scores)
         hidden = {layer: model.scorer.score([d.text for d in docs], hidden_layer=layer) for layer in layers}
-        for i, (doc, scores, words) in enumerate(zip(docs, paragraph_scores, word_scores)):
-            probabilities = model.tagger.word_probabilities(doc, scores)
-            rows = np.array(model.sentence_features(doc, scores, words, probabilities))
+        for i, tagged in enumerate(model.tag(docs)):
+            doc = tagged.document
+            rows = np.array(model.sentence_features(tagged))
             states = {
                 layer: (hidden[layer][i].hidden.astype(np.float32).mean(0), hidden[layer][i].hidden[-1].astype(np.float32))
                 for layer in layers

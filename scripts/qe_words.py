@@ -37,7 +37,6 @@ from train_tagger import average_precision  # noqa: E402
 from mtcheck.config import Config  # noqa: E402
 from mtcheck.document import Document  # noqa: E402
 from mtcheck.evaluation import auroc, kendall_tau_b  # noqa: E402
-from mtcheck.rules.base import RuleContext  # noqa: E402
 from mtcheck.rules.fluency import FluencyModel  # noqa: E402
 
 BATCH = 64
@@ -82,17 +81,14 @@ def lm_signals(model: FluencyModel, texts: list[str]) -> list[tuple[list[tuple[i
     result = []
     for begin in range(0, len(texts), BATCH):
         docs = [Document.parse(t, "-") for t in texts[begin : begin + BATCH]]
-        paragraph_scores = model.paragraph_scores(docs)
-        word_scores = model.word_scores(docs, RuleContext(), paragraph_scores)
-        for doc, scores, sentences in zip(docs, paragraph_scores, word_scores):
-            probabilities = model.tagger.word_probabilities(doc, scores) if doc.paragraphs else []
+        for tagged in model.tag(docs):
             words = [
                 (w.word.start, w.word.end, p, w.normalised_bits)
-                for sentence, probs in zip(sentences, probabilities)
+                for sentence, probs in zip(tagged.words, tagged.probabilities)
                 for w, p in zip(sentence, probs)
             ]
-            fluency = model.learned_fluency(doc, scores, sentences, probabilities) or [1.0]
-            z = [model.sentence_z(sentence) for sentence in sentences if sentence] or [0.0]
+            fluency = model.learned_fluency(tagged) or [1.0]
+            z = [model.sentence_z(sentence) for sentence in tagged.words if sentence] or [0.0]
             result.append((words, (min(fluency), -max(z))))
     return result
 

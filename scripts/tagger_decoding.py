@@ -59,10 +59,8 @@ def collect(chosen: list[tt.Example]) -> list[dict]:
     for begin in range(0, len(chosen), 16):
         chunk = chosen[begin : begin + 16]
         docs = [Document.parse(e.text) for e in chunk]
-        paragraph_scores = model.paragraph_scores(docs)
-        word_scores = model.word_scores(docs, ctx, paragraph_scores)
-        for offset, (doc, scores, sentences) in enumerate(zip(docs, paragraph_scores, word_scores)):
-            probabilities = model.tagger.word_probabilities(doc, scores)
+        for offset, tagged in enumerate(model.tag(docs, ctx)):
+            doc, sentences, probabilities = tagged.document, tagged.words, tagged.probabilities
             windows: dict[tuple[int, int, int], dict] = {}
             for s, (words, probs) in enumerate(zip(sentences, probabilities)):
                 for i, p in enumerate(probs):

@@ -40,7 +40,6 @@ from train_tagger import VALIDATION_TALKS, clean_documents, half_of  # noqa: E40
 from mtcheck.config import Config  # noqa: E402
 from mtcheck.document import Document  # noqa: E402
 from mtcheck.lm.models import cache_root  # noqa: E402
-from mtcheck.rules.base import RuleContext  # noqa: E402
 from mtcheck.rules.fluency import FluencyModel  # noqa: E402
 from mtcheck.sentence_score import FEATURES, L2, SentenceHead, fit_pairwise, paired_accuracy  # noqa: E402
 
@@ -69,12 +68,9 @@ class FeatureCache:
         started = time.time()
         for begin in range(0, len(missing), BATCH):
             docs = [Document.parse(t, "-") for t in missing[begin : begin + BATCH]]
-            paragraph_scores = self.model.paragraph_scores(docs)
-            word_scores = self.model.word_scores(docs, RuleContext(), paragraph_scores)
-            for doc, scores, words in zip(docs, paragraph_scores, word_scores):
-                probabilities = self.model.tagger.word_probabilities(doc, scores) if doc.paragraphs else []
-                rows = self.model.sentence_features(doc, scores, words, probabilities)
-                self.values[doc.text] = np.array(rows, dtype=np.float64).reshape(-1, len(FEATURES))
+            for tagged in self.model.tag(docs):
+                rows = self.model.sentence_features(tagged)
+                self.values[tagged.document.text] = np.array(rows, dtype=np.float64).reshape(-1, len(FEATURES))
             done = min(begin + BATCH, len(missing))
             print(f"  {label}: {done}/{len(missing)} new texts, {time.time() - started:.0f} s", file=sys.stderr)
         if missing:

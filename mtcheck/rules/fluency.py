@@ -208,6 +208,17 @@ class WordScore:
 
 
 @dataclass
+class TaggedDocument:
+    """A document after the LM pass: its paragraphs' token scores, each sentence's word scores and
+    each word's probability of being garbled (per sentence; empty without a tagger)."""
+
+    document: Document
+    paragraph_scores: list
+    words: list[list[WordScore]]
+    probabilities: list[list[float]]
+
+
+@dataclass
 class FluencyResult:
     findings: list[Finding]
     sentences: list[SentenceScore]
@@ -358,28 +369,29 @@ class FluencyModel:
         """Whether F001/F002 come from the tagger (else from the untrained detector)."""
         return self.tagger_flags and self.tagger is not None and self.thresholds.tagger is not None
 
+    def tag(self, documents: Sequence[Document], ctx: RuleContext | None = None) -> list[TaggedDocument]:
+        """One batched LM pass over ``documents``: token, word and (with a tagger) tagger scores."""
+        paragraph_scores = self.paragraph_scores(documents)
+        word_scores = self.word_scores(documents, ctx or RuleContext(), paragraph_scores)
+        tagged = []
+        for doc, scores, words in zip(documents, paragraph_scores, word_scores):
+            probabilities = self.tagger.word_probabilities(doc, scores) if self.tagger is not None and doc.paragraphs else []
+            tagged.append(TaggedDocument(doc, scores, words, probabilities))
+        return tagged
+
     def analyse(self, documents: Sequence[Document], ctx: RuleContext, spans: bool = True) -> list[FluencyResult]:
         """Sentence scores and F002 findings of each document, and F001 spans unless ``spans`` is
         False (then no edit is verified: most of the LM time on short texts)."""
-        results = []
-        paragraph_scores = self.paragraph_scores(documents)
-        word_scores = self.word_scores(documents, ctx, paragraph_scores)
-        for doc, doc_scores, sentences in zip(documents, paragraph_scores, word_scores):
-            if self.uses_tagger:
-                results.append(self.tagged_result(doc, doc_scores, sentences, spans))
-            else:
-                results.append(self.untrained_result(doc, doc_scores, sentences, spans))
-        return results
+        result = self.tagged_result if self.uses_tagger else self.untrained_result
+        return [result(tagged, spans) for tagged in self.tag(documents, ctx)]
 
-    def untrained_result(
-        self, doc: Document, paragraph_scores: list, sentences: Sequence[Sequence[WordScore]], spans: bool = True
-    ) -> FluencyResult:
+    def untrained_result(self, tagged: TaggedDocument, spans: bool = True) -> FluencyResult:
         """F002 from z; F001 from surprising windows verified by edits; sentence fluency from the
         tagger when there is one (it ranks sentences better), else from z."""
         findings: list[Finding] = []
         scores: list[SentenceScore] = []
-        learned = self.learned_fluency(doc, paragraph_scores, sentences)
-        for index, (sentence, words) in enumerate(zip(doc.sentences, sentences)):
+        learned = self.learned_fluency(tagged)
+        for index, (sentence, words) in enumerate(zip(tagged.document.sentences, tagged.words)):
             z = self.sentence_z(words)
             z_fluency = self.thresholds.fluency(z)
             fluency = learned[index] if learned is not None else z_fluency
@@ -388,69 +400,46 @@ class FluencyModel:
                 warning = z > self.thresholds.sentence_flag_z
                 findings.append(self.sentence_finding(sentence, z_fluency, warning))
         if spans:
-            findings.extend(self.verified_spans(doc, sentences))
+            findings.extend(self.verified_spans(tagged.document, tagged.words))
         return FluencyResult(findings, scores, mean_fluency(scores))
 
-    def tagged_result(
-        self, doc: Document, paragraph_scores: list, sentences: Sequence[Sequence[WordScore]], spans: bool = True
-    ) -> FluencyResult:
+    def tagged_result(self, tagged: TaggedDocument, spans: bool = True) -> FluencyResult:
         """Sentence fluency, F002 and F001 from the learned tagger (z is still reported)."""
         limits = self.thresholds.tagger
-        probabilities = self.tagger.word_probabilities(doc, paragraph_scores) if doc.paragraphs else []
         findings: list[Finding] = []
         scores: list[SentenceScore] = []
-        garbled = self.tagger.sentence_probabilities(probabilities)
-        fluencies = self.learned_fluency(doc, paragraph_scores, sentences, probabilities) or []
-        for sentence, words, p, fluency in zip(doc.sentences, sentences, garbled, fluencies):
+        garbled = self.tagger.sentence_probabilities(tagged.probabilities)
+        fluencies = self.learned_fluency(tagged) or []
+        for sentence, words, p, fluency in zip(tagged.document.sentences, tagged.words, garbled, fluencies):
             scores.append(SentenceScore(sentence.start, sentence.end, fluency, self.sentence_z(words)))
             if words and p >= limits.sentence_info:
                 findings.append(self.sentence_finding(sentence, fluency, p >= limits.sentence_warning))
         if spans:
-            findings.extend(self.tagged_spans(doc, sentences, probabilities))
+            findings.extend(self.tagged_spans(tagged.document, tagged.words, tagged.probabilities))
         return FluencyResult(findings, scores, mean_fluency(scores))
 
-    def learned_fluency(
-        self,
-        doc: Document,
-        paragraph_scores: list,
-        sentences: Sequence[Sequence[WordScore]],
-        probabilities: Sequence[Sequence[float]] | None = None,
-    ) -> list[float] | None:
+    def learned_fluency(self, tagged: TaggedDocument) -> list[float] | None:
         """Each sentence's fluency from the sentence head (or the tagger alone), if there is a tagger."""
-        if self.tagger is None or not doc.paragraphs:
+        if self.tagger is None or not tagged.document.paragraphs:
             return None
-        if probabilities is None:
-            probabilities = self.tagger.word_probabilities(doc, paragraph_scores)
         if self.sentence_head is None:
-            return [self.tagger.sentence_fluency(p) for p in self.tagger.sentence_probabilities(probabilities)]
+            return [self.tagger.sentence_fluency(p) for p in self.tagger.sentence_probabilities(tagged.probabilities)]
         domain = self.thresholds.tagger.fluency_quantiles if self.thresholds.tagger is not None else None
-        disfluency = self.head_disfluency(doc, paragraph_scores, sentences, probabilities)
-        return [self.sentence_head.fluency(d, domain or None) for d in disfluency]
+        return [self.sentence_head.fluency(d, domain or None) for d in self.head_disfluency(tagged)]
 
-    def head_disfluency(
-        self,
-        doc: Document,
-        paragraph_scores: list,
-        sentences: Sequence[Sequence[WordScore]],
-        probabilities: Sequence[Sequence[float]],
-    ) -> Sequence[float]:
-        """The sentence head's score of each sentence of ``doc`` (higher = less fluent; a numpy array)."""
-        return self.sentence_head.disfluency(self.sentence_features(doc, paragraph_scores, sentences, probabilities))
+    def head_disfluency(self, tagged: TaggedDocument) -> Sequence[float]:
+        """The sentence head's score of each sentence (higher = less fluent; a numpy array)."""
+        return self.sentence_head.disfluency(self.sentence_features(tagged))
 
-    def sentence_features(
-        self,
-        doc: Document,
-        paragraph_scores: list,
-        sentences: Sequence[Sequence[WordScore]],
-        probabilities: Sequence[Sequence[float]],
-    ) -> list:
-        """The sentence head's FEATURES vector for each sentence of ``doc``."""
+    def sentence_features(self, tagged: TaggedDocument) -> list:
+        """The sentence head's FEATURES vector for each sentence."""
         from mtcheck.sentence_score import sentence_logprobs, signals
 
-        totals = [t for paragraph, scores in zip(doc.paragraphs, paragraph_scores) for t in sentence_logprobs(paragraph, scores)]
+        doc = tagged.document
+        totals = [t for paragraph, scores in zip(doc.paragraphs, tagged.paragraph_scores) for t in sentence_logprobs(paragraph, scores)]
         return [
             signals(logprob, tokens, [unigram_bits(w.word.text) for w in words], self.sentence_z(words), probs)
-            for (logprob, tokens), words, probs in zip(totals, sentences, probabilities)
+            for (logprob, tokens), words, probs in zip(totals, tagged.words, tagged.probabilities)
         ]
 
     def sentence_finding(self, sentence: Sentence, fluency: float, warning: bool) -> Finding:
