@@ -86,6 +86,31 @@ def test_detectors_share_the_tagger_fluency_and_differ_in_where_flags_come_from(
     assert all("tagger" not in f.message for f in auto.documents[0].findings)
 
 
+def test_the_tagger_detector_flags_what_an_edit_repairs_beyond_clean_text(packaged_scorer):
+    """A bare verb after "for" where the verb is also a noun: the LM finds the inflected form far
+    likelier, more than any edit of clean dev text gains, so it is a warning even though the
+    tagger rates the words low; every window repaired that much is reported, and only those."""
+    from mtcheck.tagger import Tagger
+
+    tagger = Tagger.load(packaged_scorer.identity)
+    thresholds = Thresholds.load()
+    model = FluencyModel(packaged_scorer, thresholds, tagger=tagger, tagger_flags=True)
+    text = (
+        "The two parties share a deep distrust of the regulators. They blame the agency for silence "
+        "their scientists and promoting a narrow agenda."
+    )
+    report = Checker(Config(detector="tagger"), fluency=model).check(text).documents[0]
+    spans = [f for f in report.findings if f.code == "F001"]
+    assert [text[f.start : f.end] for f in spans] == ["silence their scientists"]
+    assert spans[0].severity.name == "WARNING" and "clean text" in spans[0].message
+    assert spans[0].suggestion == "silencing their scientists"
+    tagged = model.tag([report.document])[0]
+    windows = model.tagged_scores(tagged.document, tagged.words, tagged.probabilities)
+    repaired = [w for w in windows if w.repaired]
+    assert repaired and all(w.gain >= thresholds.tagger.span_gain for w in repaired)
+    assert max(tagger_p for probs in tagged.probabilities for tagger_p in probs) < 0.5
+
+
 AGREEMENT_AND_ORDER = [
     ("The keys to the cabinet are on the table.", "The keys to the cabinet is on the table."),
     ("Every student in these classes has passed the exam.", "Every student in these classes have passed the exam."),
