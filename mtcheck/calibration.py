@@ -135,8 +135,7 @@ def calibrate_tagger(
     saved, model.thresholds = model.thresholds, replace(model.thresholds, tagger=limits)
     try:
         say(f"tagging {sum(len(d.sentences) for d in documents)} clean sentences")
-        windows: list[ScoredWindow] = []
-        keys: list[int] = []  # the document of each window
+        windows: list[tuple[int, ScoredWindow]] = []  # (document, window)
         sentence_ps: list[float] = []
         head_scores: list[float] = []
         n = 0
@@ -147,20 +146,19 @@ def calibrate_tagger(
                 disfluency = model.head_disfluency(tagged)
                 head_scores.extend(float(score) for score, words in zip(disfluency, sentences) if words)
             n += sum(1 for words in sentences if words)
-            windows.extend(model.tagged_scores(tagged.document, sentences, probabilities))
-            keys.extend([d] * (len(windows) - len(keys)))
+            windows.extend((d, w) for w in model.tagged_scores(tagged.document, sentences, probabilities))
     finally:
         model.thresholds = saved
     if n < 50:
         raise ValueError(f"calibration needs at least 50 clean sentences, got {n}")
     sentence_ps.sort(reverse=True)
-    repair_gains = sorted((w.gain for w in windows if w.repaired), reverse=True)
+    repair_gains = sorted((w.gain for _, w in windows if w.repaired), reverse=True)
     limits.span_gain = threshold_for(
         repair_gains, int(n * TAGGER_REPAIR_FLAGS_PER_100 / 100), floor=model.thresholds.verify_margin_bits
     )
     # a window repaired beyond span_gain is flagged whatever its score: it spends the same budget
     scored = [((d, w.sentence), w.first, w.last, math.inf if w.gain >= limits.span_gain and w.repaired else w.score)
-              for d, w in zip(keys, windows)]
+              for d, w in windows]
     floor = logit(TAGGER_CANDIDATE_P)
     limits.span_warning = span_threshold(scored, int(n * span_flags_per_100 / 100), floor)
     limits.span_info = span_threshold(scored, int(n * notices_per_100 / 100), floor)
