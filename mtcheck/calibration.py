@@ -127,11 +127,8 @@ def calibrate_tagger(
         raise ValueError("calibrate_tagger needs a FluencyModel with a tagger")
     say = progress or (lambda message: None)
     ctx = RuleContext()
-    # span_info and span_gain -inf while fitting: every candidate window is verified, none
-    # skipped, and each untrained candidate comes back marked ``repaired``
-    limits = TaggerThresholds(
-        TAGGER_CANDIDATE_P, TAGGER_GAIN_WEIGHT, math.inf, -math.inf, math.inf, math.inf, span_gain=-math.inf
-    )
+    # span_info -inf while fitting: every candidate window is verified, none skipped
+    limits = TaggerThresholds(TAGGER_CANDIDATE_P, TAGGER_GAIN_WEIGHT, math.inf, -math.inf, math.inf, math.inf)
     saved, model.thresholds = model.thresholds, replace(model.thresholds, tagger=limits)
     try:
         say(f"tagging {sum(len(d.sentences) for d in documents)} clean sentences")
@@ -152,12 +149,12 @@ def calibrate_tagger(
     if n < 50:
         raise ValueError(f"calibration needs at least 50 clean sentences, got {n}")
     sentence_ps.sort(reverse=True)
-    repair_gains = sorted((w.gain for _, w in windows if w.repaired), reverse=True)
+    repair_gains = sorted((w.gain for _, w in windows if w.untrained), reverse=True)
     limits.span_gain = threshold_for(
         repair_gains, int(n * TAGGER_REPAIR_FLAGS_PER_100 / 100), floor=model.thresholds.verify_margin_bits
     )
     # a window repaired beyond span_gain is flagged whatever its score: it spends the same budget
-    scored = [((d, w.sentence), w.first, w.last, math.inf if w.gain >= limits.span_gain and w.repaired else w.score)
+    scored = [((d, w.sentence), w.first, w.last, math.inf if w.untrained and w.gain >= limits.span_gain else w.score)
               for d, w in windows]
     floor = logit(TAGGER_CANDIDATE_P)
     limits.span_warning = span_threshold(scored, int(n * span_flags_per_100 / 100), floor)

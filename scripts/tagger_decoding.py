@@ -34,7 +34,7 @@ from mtcheck.config import Config  # noqa: E402
 from mtcheck.document import Document  # noqa: E402
 from mtcheck.rules.base import RuleContext  # noqa: E402
 from mtcheck.evaluation import PRF, Gold, char_prf, chars  # noqa: E402
-from mtcheck.rules.fluency import FluencyModel, best_gain_by_kind, logit, overlapping_groups  # noqa: E402
+from mtcheck.rules.fluency import Edit, FluencyModel, logit, overlapping_groups  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "samples" / "000_0664a0eb5d459460.txt"
@@ -49,6 +49,14 @@ def examples(ted_val: int | None) -> list[tt.Example]:
     chosen += [e for e in tt.corrupted_examples() if tt.is_corrupt_validation(e)]
     chosen.append(tt.Example(SAMPLE.read_text(encoding="utf-8"), "sample", "sample"))
     return chosen
+
+
+def best_gain_by_kind(gains: list[tuple[float, Edit]]) -> dict[str, float]:
+    """The best gain of each kind of edit among these (gain, edit) pairs."""
+    best: dict[str, float] = {}
+    for gain, edit in gains:
+        best[edit.kind] = max(gain, best.get(edit.kind, -math.inf))
+    return best
 
 
 def collect(chosen: list[tt.Example]) -> list[dict]:

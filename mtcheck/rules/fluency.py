@@ -188,8 +188,8 @@ def mean_fluency(scores: Sequence[SentenceScore]) -> float | None:
 
 
 class ScoredWindow(NamedTuple):
-    """A tagger candidate window, verified: its score, best edit, and whether that edit repairs it
-    beyond ``span_gain`` (untrained candidates only)."""
+    """A tagger candidate window, verified: its score, best edit, whether it is an untrained
+    candidate, and whether that edit repairs it beyond ``span_gain`` (untrained candidates only)."""
 
     sentence: int
     first: int
@@ -197,6 +197,7 @@ class ScoredWindow(NamedTuple):
     score: float  # logit(highest tagger p) + gain_weight * gain
     gain: float  # the best edit's gain, bits
     edited: str  # the window as the best edit leaves it
+    untrained: bool
     repaired: bool
 
 
@@ -226,18 +227,21 @@ class FluencyResult:
 
 
 @lru_cache(maxsize=65536)
-def unigram_bits(word: str) -> float:
+def frequency(word: str) -> float:
+    """The word's wordfreq frequency in English (0 when wordfreq has never seen it)."""
     from wordfreq import word_frequency
 
-    return -math.log2(max(word_frequency(word.lower(), "en"), UNIGRAM_FLOOR))
+    return word_frequency(word.lower(), "en")
 
 
 @lru_cache(maxsize=65536)
+def unigram_bits(word: str) -> float:
+    return -math.log2(max(frequency(word), UNIGRAM_FLOOR))
+
+
 def known_word(word: str) -> bool:
     """Whether wordfreq has a frequency for the word (else its unigram surprisal is the floor)."""
-    from wordfreq import word_frequency
-
-    return word_frequency(word.lower(), "en") > 0
+    return frequency(word) > 0
 
 
 def exempt(word: Word, ctx: RuleContext) -> bool:
@@ -468,9 +472,10 @@ class FluencyModel:
             untrained = {(first, last) for first, last, _ in self.candidates(words)}
             for first, last in sorted(tagged | untrained):
                 p = max(probs[first : last + 1])
-                repairable = (first, last) in untrained and limits.span_gain <= GAIN_CAP_BITS
+                is_untrained = (first, last) in untrained
+                repairable = is_untrained and limits.span_gain <= GAIN_CAP_BITS
                 if (logit(p) >= reachable or repairable) and any(w.eligible for w in words[first : last + 1]):
-                    windows.append((index, first, last, p, (first, last) in untrained))
+                    windows.append((index, first, last, p, is_untrained))
         return windows
 
     def tagged_scores(
@@ -487,7 +492,7 @@ class FluencyModel:
                 continue
             gain, edited = best
             score = logit(p) + limits.gain_weight * gain
-            scored.append(ScoredWindow(s, first, last, score, gain, edited, untrained and gain >= limits.span_gain))
+            scored.append(ScoredWindow(s, first, last, score, gain, edited, untrained, untrained and gain >= limits.span_gain))
         return scored
 
     def tagged_spans(
@@ -621,14 +626,6 @@ class FluencyModel:
             gain, edit = max(gains, key=lambda g: g[0])
             results.append((gain, edit.text))
         return results
-
-
-def best_gain_by_kind(gains: Iterable[tuple[float, "Edit"]]) -> dict[str, float]:
-    """The best gain of each kind of edit among these (gain, edit) pairs."""
-    best: dict[str, float] = {}
-    for gain, edit in gains:
-        best[edit.kind] = max(gain, best.get(edit.kind, -math.inf))
-    return best
 
 
 @dataclass(frozen=True)
