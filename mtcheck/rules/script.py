@@ -359,3 +359,77 @@ class LeftoverPlaceholder(Rule):
                     suggestion = " "
                 taken.append((start, end))
                 yield self.finding(start, end, f"Leftover {kind} '{token}'.", suggestion=suggestion)
+
+
+# -- S004 non-word -------------------------------------------------------------------------------
+NON_WORD_MIN_LENGTH = 5  # shorter unknown words are mostly abbreviations, slang and typos of names
+COMMON_WORD_FREQUENCY = 1e-6  # wordfreq frequency (Zipf 3): a word most readers know
+LETTERS = "abcdefghijklmnopqrstuvwxyz"
+URL_OR_HANDLE = frozenset("@#/\\_.:")
+
+
+@lru_cache(maxsize=1)
+def english_frequencies() -> dict[str, float]:
+    from wordfreq import get_frequency_dict
+
+    return get_frequency_dict("en")
+
+
+def one_edit_away(word: str) -> set[str]:
+    """Every string one deletion, transposition, substitution or insertion away from ``word``."""
+    splits = [(word[:i], word[i:]) for i in range(len(word) + 1)]
+    deletes = {a + b[1:] for a, b in splits if b}
+    transposes = {a + b[1] + b[0] + b[2:] for a, b in splits if len(b) > 1}
+    replaces = {a + c + b[1:] for a, b in splits if b for c in LETTERS if c != b[0]}
+    inserts = {a + c + b for a, b in splits for c in LETTERS}
+    return deletes | transposes | replaces | inserts
+
+
+def common_neighbour(word: str) -> str | None:
+    """The most frequent common English word one edit away from ``word``, if any."""
+    frequencies = english_frequencies()
+    scored = [(frequencies.get(c, 0.0), c) for c in one_edit_away(word)]
+    frequency, best = max(scored, default=(0.0, None))
+    return best if frequency >= COMMON_WORD_FREQUENCY else None
+
+
+def _in_url_or_handle(text: str, start: int, end: int) -> bool:
+    before = text[start - 1] if start else " "
+    after = text[end] if end < len(text) else " "
+    return before in URL_OR_HANDLE or after in "@/\\_" or (after in ".:" and text[end + 1 : end + 2].isalnum())
+
+
+@register
+class NonWord(Rule):
+    """Catches a word English does not have, one letter away from a common word: MT systems that
+    build words from subword pieces produce them ("unseparable", "auspicable").
+
+    Bad: ``The two countries are unseparable neighbours.``
+    Good: ``The two countries are inseparable neighbours.``
+
+    Only lowercase words of five letters or more that wordfreq has never seen are checked, and only
+    when a common word is one edit away (that word is the suggestion): names, abbreviations, URLs,
+    handles and rare but real words are left alone. Add a term to the allowlist to accept it.
+    """
+
+    code = "S004"
+    slug = "non-word"
+    severity = Severity.WARNING
+    summary = "A word English does not have, one letter from a common one ('unseparable' for 'inseparable')."
+
+    def check(self, doc: Document, ctx: RuleContext) -> Iterator[Finding]:
+        frequencies = english_frequencies()
+        for word in doc.words:
+            token = word.text
+            if len(token) < NON_WORD_MIN_LENGTH or not (token.isascii() and token.isalpha() and token.islower()):
+                continue
+            if token in frequencies or ctx.allowed(token) or _in_url_or_handle(doc.text, word.start, word.end):
+                continue
+            neighbour = common_neighbour(token)
+            if neighbour is not None:
+                yield self.finding(
+                    word.start,
+                    word.end,
+                    f"'{token}' is not an English word; '{neighbour}' is one letter away.",
+                    suggestion=neighbour,
+                )

@@ -22,7 +22,7 @@ def spans(text: str, code: str) -> list[str]:
     return [text[f.start : f.end] for f in run(text, code)]
 
 
-@pytest.mark.parametrize("code", ["S001", "S002", "S003"])
+@pytest.mark.parametrize("code", ["S001", "S002", "S003", "S004"])
 def test_every_script_rule_is_registered_with_docs(code: str) -> None:
     cls = all_rules()[code]
     assert cls.slug and cls.summary and isinstance(cls.severity, Severity)
@@ -162,3 +162,45 @@ def test_ordinary_text_is_not_a_placeholder() -> None:
         "to info@example.com about 3 < 4 > 2 and {} braces."
     )
     assert run(text, "S003") == []
+
+
+# --- S004 non-word ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "word", "suggestion"),
+    [
+        ("The polititian spoke to reporters on Monday.", "polititian", "politician"),
+        ("The presidnet will travel to Paris.", "presidnet", "president"),
+        ("Growth in the econmy slowed again.", "econmy", "economy"),
+        ("Voters went to the polls in a snap elektion.", "elektion", "election"),
+    ],
+)
+def test_non_word_one_edit_from_a_common_word_is_flagged(text: str, word: str, suggestion: str) -> None:
+    [finding] = run(text, "S004")
+    assert text[finding.start : finding.end] == word
+    assert finding.suggestion == suggestion and finding.severity is Severity.WARNING
+    assert f"'{suggestion}'" in finding.message
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Rescuers were buoying the stranded boat.",  # rare but real: wordfreq knows it
+        "Officials said Zelenskiy and Tsikhanouskaya met.",  # capitalised: names are not checked
+        "He typed pls and thx in every message.",  # shorter than five letters
+        "The ministers disagreeance was plain.",  # unknown, but no common word one edit away
+        "Read more at www.econmy.com or mail desk@econmy.org today.",  # a URL and an address
+        "Follow @presidnet and #elektion for updates.",  # a handle and a hashtag
+        "The polititian_id column is empty.",  # an identifier
+    ],
+)
+def test_real_rare_words_names_and_addresses_are_left_alone(text: str) -> None:
+    assert run(text, "S004") == []
+
+
+def test_allowlisted_non_word_is_left_alone() -> None:
+    doc = Document.parse("Our econmy plan is a product name.")
+    rule = all_rules()["S004"]()
+    assert list(rule.check(doc, RuleContext(frozenset({"econmy"})))) == []
+    assert len(list(rule.check(doc, RuleContext()))) == 1
