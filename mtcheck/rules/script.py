@@ -366,6 +366,11 @@ NON_WORD_MIN_LENGTH = 5  # shorter unknown words are mostly abbreviations, slang
 COMMON_WORD_FREQUENCY = 1e-6  # wordfreq frequency (Zipf 3): a word most readers know
 LETTERS = "abcdefghijklmnopqrstuvwxyz"
 URL_OR_HANDLE = frozenset("@#/\\_.:")
+# Prefixes English forms new words with: "reshore", "misfile" are real words wordfreq lacks.
+PRODUCTIVE_PREFIXES = (
+    "re", "un", "non", "over", "under", "out", "pre", "post", "co", "mis", "anti", "sub", "super",
+    "inter", "counter", "multi", "semi", "cross", "de", "dis",
+)  # fmt: skip
 
 
 @lru_cache(maxsize=1)
@@ -393,6 +398,16 @@ def common_neighbour(word: str) -> str | None:
     return best if frequency >= COMMON_WORD_FREQUENCY else None
 
 
+def derived_from_common_word(word: str) -> bool:
+    """Whether ``word`` is a productive prefix before a common word ("re" + "shore")."""
+    frequencies = english_frequencies()
+    return any(
+        word.startswith(prefix) and len(word) - len(prefix) >= 3
+        and frequencies.get(word[len(prefix) :], 0.0) >= COMMON_WORD_FREQUENCY
+        for prefix in PRODUCTIVE_PREFIXES
+    )
+
+
 def _in_url_or_handle(text: str, start: int, end: int) -> bool:
     before = text[start - 1] if start else " "
     after = text[end] if end < len(text) else " "
@@ -409,7 +424,8 @@ class NonWord(Rule):
 
     Only lowercase words of five letters or more that wordfreq has never seen are checked, and only
     when a common word is one edit away (that word is the suggestion): names, abbreviations, URLs,
-    handles and rare but real words are left alone. Add a term to the allowlist to accept it.
+    handles and rare but real words are left alone, and so are new words made by a prefix before
+    a common word ("reshore", "misfile"). Add a term to the allowlist to accept it.
     """
 
     code = "S004"
@@ -424,6 +440,8 @@ class NonWord(Rule):
             if len(token) < NON_WORD_MIN_LENGTH or not (token.isascii() and token.isalpha() and token.islower()):
                 continue
             if token in frequencies or ctx.allowed(token) or _in_url_or_handle(doc.text, word.start, word.end):
+                continue
+            if derived_from_common_word(token):
                 continue
             neighbour = common_neighbour(token)
             if neighbour is not None:

@@ -193,6 +193,8 @@ def test_non_word_one_edit_from_a_common_word_is_flagged(text: str, word: str, s
         "Read more at www.econmy.com or mail desk@econmy.org today.",  # a URL and an address
         "Follow @presidnet and #elektion for updates.",  # a handle and a hashtag
         "The polititian_id column is empty.",  # an identifier
+        "Clerks often misfile the forms.",  # a prefix before a common word: 'mis' + 'file'
+        "Firms want to reshore their plants.",  # 're' + 'shore'
     ],
 )
 def test_real_rare_words_names_and_addresses_are_left_alone(text: str) -> None:
