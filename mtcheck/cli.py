@@ -85,24 +85,41 @@ def render_report(report, fmt: str, color: bool | None, output: Path | None) -> 
 
 
 @main.command("rules")
+@click.argument("codes", nargs=-1)
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
-def list_rules(fmt: str) -> None:
-    """List every rule with its code, slug, default severity and what it catches."""
+def list_rules(codes: tuple[str, ...], fmt: str) -> None:
+    """List every rule with its code, slug, default severity and what it catches.
+
+    With CODES (codes or prefixes: S004, Q), explain those rules in full: what each catches, a bad
+    and a good example, and what it leaves alone.
+    """
     from mtcheck.rules.base import all_rules
 
-    rules = all_rules()
+    rules = sorted(all_rules().items())
+    if codes:
+        wanted = tuple(code.upper() for code in codes)
+        unknown = [code for code in wanted if not any(c.startswith(code) for c, _ in rules)]
+        if unknown:
+            fail(f"no rule has the code {unknown[0]!r} (`mtcheck rules` lists them)")
+        rules = [(code, cls) for code, cls in rules if code.startswith(wanted)]
     if fmt == "json":
         import json
 
         rows = [
             {"code": code, "slug": cls.slug, "severity": str(cls.severity), "family": cls.family(),
              "summary": cls.summary, "description": cls.description()}
-            for code, cls in sorted(rules.items())
+            for code, cls in rules
         ]
         click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
         return
-    for code, cls in sorted(rules.items()):
-        click.echo(f"{code}  {cls.slug:<34} {str(cls.severity):<8} {cls.summary}")
+    for index, (code, cls) in enumerate(rules):
+        if not codes:
+            click.echo(f"{code}  {cls.slug:<34} {str(cls.severity):<8} {cls.summary}")
+            continue
+        if index:
+            click.echo()
+        click.echo(f"{code} {cls.slug} ({cls.family()}, default severity {cls.severity})\n")
+        click.echo(cls.description())
 
 
 @main.command()

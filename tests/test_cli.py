@@ -133,6 +133,24 @@ def test_rules_lists_every_code():
     assert all(r["summary"] and r["slug"] for r in rows)
 
 
+def test_rules_with_codes_explain_those_rules_in_full():
+    result = run("rules", "S004", "g001")
+    assert result.exit_code == 0
+    assert result.output.index("G001 orphan-attribution") < result.output.index("S004 non-word")
+    assert "Bad:" in result.output and "Good:" in result.output and "Q001" not in result.output
+
+
+def test_rules_with_a_prefix_selects_its_family():
+    rows = json.loads(run("rules", "Q", "--format", "json").output)
+    assert rows and {r["code"][0] for r in rows} == {"Q"}
+
+
+def test_rules_with_an_unknown_code_is_a_usage_error():
+    result = run("rules", "Z999")
+    assert result.exit_code == 2
+    assert "Z999" in result.output and "Traceback" not in result.output
+
+
 def test_python_dash_m_and_no_lm_do_not_import_torch(files):
     garbled, _ = files
     code = (

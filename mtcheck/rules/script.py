@@ -417,10 +417,10 @@ def _in_url_or_handle(text: str, start: int, end: int) -> bool:
 @register
 class NonWord(Rule):
     """Catches a word English does not have, one letter away from a common word: MT systems that
-    build words from subword pieces produce them ("unseparable", "auspicable").
+    build words from subword pieces produce them ("presidnet", "abundent").
 
-    Bad: ``The two countries are unseparable neighbours.``
-    Good: ``The two countries are inseparable neighbours.``
+    Bad: ``The presidnet will travel to Paris.`` / ``an abundent harvest``
+    Good: ``The president will travel to Paris.`` / ``an abundant harvest``
 
     Only lowercase words of five letters or more that wordfreq has never seen are checked, and only
     when a common word is one edit away (that word is the suggestion): names, abbreviations, URLs,
@@ -431,7 +431,7 @@ class NonWord(Rule):
     code = "S004"
     slug = "non-word"
     severity = Severity.WARNING
-    summary = "A word English does not have, one letter from a common one ('unseparable' for 'inseparable')."
+    summary = "A word English does not have, one letter from a common one ('presidnet' for 'president')."
 
     def check(self, doc: Document, ctx: RuleContext) -> Iterator[Finding]:
         frequencies = english_frequencies()
