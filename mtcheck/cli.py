@@ -112,10 +112,11 @@ def list_rules(codes: tuple[str, ...], fmt: str) -> None:
         ]
         click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
         return
-    for index, (code, cls) in enumerate(rules):
-        if not codes:
+    if not codes:
+        for code, cls in rules:
             click.echo(f"{code}  {cls.slug:<34} {str(cls.severity):<8} {cls.summary}")
-            continue
+        return
+    for index, (code, cls) in enumerate(rules):
         if index:
             click.echo()
         click.echo(f"{code} {cls.slug} ({cls.family()}, default severity {cls.severity})\n")
