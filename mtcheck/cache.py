@@ -26,7 +26,7 @@ from typing import Any
 
 from mtcheck.findings import DocumentReport, Finding, SentenceScore, Severity
 
-CACHE_SCHEMA = 1
+CACHE_SCHEMA = 2  # 2: the learned detector (fluency_label; weights in the model identity)
 HASHED_FILE_LIMIT = 4 * 1024 * 1024
 # Modules that only read, render or gate results: editing them must not invalidate the cache.
 OUTPUT_SIDE = ("formats", "commands", "cli.py", "corpus.py", "gate.py", "metrics.py", "__main__.py")
@@ -39,10 +39,11 @@ class CheckResult:
     findings: list[Finding]
     sentences: list[SentenceScore]
     fluency: float | None = None
+    fluency_label: str | None = None
 
     @classmethod
     def from_report(cls, report: DocumentReport) -> "CheckResult":
-        return cls(list(report.findings), list(report.sentences), report.fluency)
+        return cls(list(report.findings), list(report.sentences), report.fluency, report.fluency_label)
 
     def to_payload(self) -> dict[str, Any]:
         return {
@@ -52,13 +53,17 @@ class CheckResult:
             ],
             "sentences": [[s.start, s.end, s.fluency] for s in self.sentences],
             "fluency": self.fluency,
+            "fluency_label": self.fluency_label,
         }
 
     @classmethod
     def from_payload(cls, payload: Any, text_length: int) -> "CheckResult":
         """Rebuild a result, raising ValueError when the payload does not have the expected shape."""
-        if not isinstance(payload, dict) or set(payload) != {"findings", "sentences", "fluency"}:
+        if not isinstance(payload, dict) or set(payload) != {"findings", "sentences", "fluency", "fluency_label"}:
             raise ValueError("payload keys")
+        label = payload["fluency_label"]
+        if label not in (None, "garbled", "awkward", "fluent"):
+            raise ValueError("fluency label")
         findings = []
         for item in payload["findings"]:
             code, slug, severity, start, end, message, suggestion, score = item
@@ -72,7 +77,7 @@ class CheckResult:
         for start, end, fluency in payload["sentences"]:
             _check_span(start, end, text_length)
             sentences.append(SentenceScore(start, end, _number(fluency)))
-        return cls(findings, sentences, _number(payload["fluency"]))
+        return cls(findings, sentences, _number(payload["fluency"]), label)
 
 
 def _check_span(start: Any, end: Any, text_length: int) -> None:
@@ -115,7 +120,7 @@ def code_identity() -> str:
         relative = path.relative_to(package)
         if not path.is_file() or relative.parts[0] in OUTPUT_SIDE or "__pycache__" in relative.parts:
             continue
-        if path.suffix in (".py", ".json", ".npz", ".txt"):
+        if path.suffix in (".py", ".json", ".npz", ".txt", ".safetensors"):
             parts.append(f"{relative.as_posix()}={_file_identity(path)}")
     return _digest(*parts)
 
@@ -148,7 +153,8 @@ def model_identity(config: Any) -> str:
     except (OSError, ModelNotFoundError):
         weights = f"unavailable:{config.model}:{config.gguf_file}"  # loading will report the problem
     thresholds = _file_identity(Path(config.thresholds)) if config.thresholds and Path(config.thresholds).is_file() else "packaged"
-    return _digest(weights, f"thresholds={thresholds}", f"device={config.device}")
+    detector = _file_identity(Path(config.weights)) if config.weights and Path(config.weights).is_file() else "packaged"
+    return _digest(weights, f"thresholds={thresholds}", f"detector={detector}", f"device={config.device}")
 
 
 def config_identity(config: Any) -> str:

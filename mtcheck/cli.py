@@ -13,6 +13,7 @@ import click
 from mtcheck import __version__
 from mtcheck.commands.common import (
     DEVICES,
+    WEIGHTS_HELP,
     EXIT_FINDINGS,
     EXIT_OK,
     build_config,
@@ -25,6 +26,7 @@ from mtcheck.config import Config
 from mtcheck.errors import MtcheckError
 
 FORMAT_NAMES = ("text", "json", "jsonl", "sarif", "github", "junit", "markdown", "html")
+MIN_CALIBRATION_SENTENCES = 50
 SEVERITIES = click.Choice(["info", "warning", "error"], case_sensitive=False)
 
 
@@ -43,12 +45,12 @@ def main() -> None:
 @click.option("--fail-on", type=SEVERITIES, default=None, help="Lowest severity that makes the exit code 1 [default: warning].")
 @lm_options
 def check(
-    files, fmt, output, color, config_path, select, ignore, fail_on, no_lm, model, gguf_file, device, thresholds, detector
+    files, fmt, output, color, config_path, select, ignore, fail_on, no_lm, model, gguf_file, device, thresholds, weights
 ) -> None:
     """Check FILES (or '-' for standard input) and report suspect spans."""
     from mtcheck.inputs import read_source
 
-    config = build_config(config_path, select, ignore, fail_on, no_lm, model, gguf_file, device, thresholds, detector)
+    config = build_config(config_path, select, ignore, fail_on, no_lm, model, gguf_file, device, thresholds, weights)
     try:
         texts = [(read_source(source), source) for source in files]
         report = run_checker(config, texts)
@@ -128,34 +130,46 @@ def list_rules(codes: tuple[str, ...], fmt: str) -> None:
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
               help="Where to write the thresholds JSON (point `thresholds` in the config at it).")
 @click.option("--span-rate", type=click.FloatRange(0.01, 50), default=0.2, show_default=True,
-              help="Allowed F001 flags per 100 clean sentences.")
-@click.option("--sentence-rate", type=click.FloatRange(0.01, 50), default=0.2, show_default=True,
-              help="Allowed F002 flags per 100 clean sentences.")
-@click.option("--model", default=None, help="Model to calibrate (default: packaged SmolLM2-135M).")
+              help="Allowed F001 warnings per 100 clean sentences.")
+@click.option("--sentence-rate", type=click.FloatRange(0.01, 50), default=0.1, show_default=True,
+              help="Allowed F002 warnings per 100 clean sentences.")
+@click.option("--model", default=None, help="Backbone (default: packaged SmolLM2-135M).")
 @click.option("--gguf-file", default=None)
+@click.option("--weights", type=click.Path(dir_okay=False, path_type=Path), default=None, help=WEIGHTS_HELP)
 @click.option("--device", type=DEVICES, default="auto")
-def calibrate(files, output, span_rate, sentence_rate, model, gguf_file, device) -> None:
-    """Fit fluency thresholds on CLEAN text FILES from your own domain."""
-    from mtcheck.calibration import calibrate as fit
+def calibrate(files, output, span_rate, sentence_rate, model, gguf_file, weights, device) -> None:
+    """Refit the detector's thresholds on CLEAN text FILES from your own domain (the weights stay)."""
+    import json
+
     from mtcheck.document import Document
     from mtcheck.inputs import read_source
 
     try:
+        from mtcheck.fluency import calibrate as fitting
+        from mtcheck.fluency.detector import Detector
+
         documents = [Document.parse(read_source(f), f) for f in files]
-        from mtcheck.lm.models import load_model
-        from mtcheck.lm.scorer import Scorer
-
-        from mtcheck.sentence_score import SentenceHead
-        from mtcheck.tagger import Tagger
-
-        scorer = Scorer(load_model(model, gguf_file=gguf_file, device=device))
-        thresholds = fit(scorer, documents, span_rate, sentence_rate,
-                         progress=lambda m: click.echo(f"mtcheck: {m}", err=True),
-                         tagger=Tagger.load(scorer.identity), sentence_head=SentenceHead.load(scorer.identity))
+        sentences = sum(len(d.sentences) for d in documents)
+        if sentences < MIN_CALIBRATION_SENTENCES:
+            fail(f"calibration needs at least {MIN_CALIBRATION_SENTENCES} clean sentences; the files hold {sentences}")
+        detector = Detector.from_config(Config(model=model, gguf_file=gguf_file, weights=weights, device=device))
+        probabilities = detector.probabilities(documents)
+        thresholds, rates = fitting.fit(
+            [("given", d) for d in documents], probabilities, {"span_warning": span_rate, "garbled": sentence_rate}
+        )
     except (MtcheckError, ValueError) as exc:
         fail(str(exc))
-    emit(thresholds.to_json(), output)
-    click.echo(f"mtcheck: wrote {output} ({thresholds.clean_sentences} clean sentences)", err=True)
+    emit(json.dumps({**thresholds.to_dict(), "clean_rates": rates["given"]}, indent=2) + "\n", output)
+    click.echo(f"mtcheck: wrote {output} ({rates['given']['sentences']} clean sentences)", err=True)
+
+
+@main.command(context_settings={"ignore_unknown_options": True, "help_option_names": []})
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def train(args) -> None:
+    """Train detector weights on the dev data (options: `mtcheck train --help`)."""
+    from mtcheck.fluency.train import main as train_main
+
+    sys.exit(train_main(list(args), prog="mtcheck train"))
 
 
 def _register_subcommands() -> None:

@@ -9,7 +9,7 @@ Keys (all optional)::
     lm = true                      # use the language model
     model = "…"                    # HF name or local folder (default: packaged SmolLM2)
     thresholds = "path.json"       # from `mtcheck calibrate`
-    detector = "auto"              # fluency flags from: auto (untrained; learned sentence fluency) | tagger | untrained
+    weights = "detector.safetensors"  # from `mtcheck train` (default: packaged, for the packaged model)
 
     [tool.mtcheck.severity]        # re-severity a rule by code
     P002 = "info"
@@ -41,7 +41,7 @@ class Config:
     gguf_file: str | None = None
     device: str = "auto"
     thresholds: Path | None = None
-    detector: str = "auto"
+    weights: Path | None = None
     source: Path | None = None
 
     def enabled(self, code: str) -> bool:
@@ -62,9 +62,8 @@ class Config:
 
 
 KNOWN_KEYS = {
-    "select", "ignore", "severity", "allowlist", "fail-on", "lm", "model", "gguf-file", "device", "thresholds", "detector"
+    "select", "ignore", "severity", "allowlist", "fail-on", "lm", "model", "gguf-file", "device", "thresholds", "weights"
 }
-DETECTORS = ("auto", "tagger", "untrained")
 
 
 def _codes(value: Any, key: str) -> tuple[str, ...]:
@@ -93,28 +92,31 @@ def from_mapping(table: dict[str, Any], base_dir: Path | None = None, source: Pa
     allowlist = table.get("allowlist", [])
     if not isinstance(allowlist, list):
         raise ConfigError("'allowlist' must be a list of strings")
-    detector = str(table.get("detector", "auto"))
-    if detector not in DETECTORS:
-        raise ConfigError(f"{source or 'config'}: 'detector' must be one of {', '.join(DETECTORS)}, not {detector!r}")
-    thresholds = table.get("thresholds")
-    if thresholds is not None:
-        thresholds = Path(thresholds)
-        if base_dir and not thresholds.is_absolute():
-            thresholds = base_dir / thresholds
+    lm = table.get("lm", True)
+    if not isinstance(lm, bool):
+        raise ConfigError(f"{source or 'config'}: 'lm' must be true or false, not {lm!r}")
+    thresholds, weights = (_path(table.get(key), base_dir) for key in ("thresholds", "weights"))
     return Config(
         select=_codes(table.get("select", []), "select"),
         ignore=_codes(table.get("ignore", []), "ignore"),
         severity=severity,
         allowlist=frozenset(str(a) for a in allowlist),
         fail_on=fail_on,
-        lm=bool(table.get("lm", True)),
+        lm=lm,
         model=table.get("model"),
         gguf_file=table.get("gguf-file"),
         device=str(table.get("device", "auto")),
         thresholds=thresholds,
-        detector=detector,
+        weights=weights,
         source=source,
     )
+
+
+def _path(value: Any, base_dir: Path | None) -> Path | None:
+    if value is None:
+        return None
+    path = Path(value)
+    return base_dir / path if base_dir and not path.is_absolute() else path
 
 
 def load_file(path: Path) -> Config:

@@ -53,8 +53,8 @@ class Finding:
 class SentenceScore:
     start: int
     end: int
-    fluency: float | None = None
-    z: float | None = None  # continuous disfluency (higher = worse), what fluency is calibrated from
+    fluency: float | None = None  # the learned detector's sentence fluency, 0 (garbled) to 1 (fluent)
+    z: None = None  # schema version 1 keeps the key; the learned detector has no z (always null)
 
 
 @dataclass
@@ -63,6 +63,7 @@ class DocumentReport:
     findings: list[Finding] = field(default_factory=list)
     sentences: list[SentenceScore] = field(default_factory=list)
     fluency: float | None = None
+    fluency_label: str | None = None  # "garbled", "awkward" or "fluent" (thresholds fitted on clean dev text)
 
     @property
     def source(self) -> str:
@@ -99,11 +100,12 @@ class DocumentReport:
                     "start": s.start,
                     "end": s.end,
                     "fluency": None if s.fluency is None else round(s.fluency, 4),
-                    "z": None if s.z is None else round(s.z, 4),
+                    "z": None,
                 }
                 for s in self.sentences
             ],
             "fluency": None if self.fluency is None else round(self.fluency, 4),
+            "fluency_label": self.fluency_label,
         }
 
 

@@ -26,6 +26,7 @@ from mtcheck.cache import CacheStats, CheckResult, ResultCache
 from mtcheck.config import Config
 from mtcheck.corpus import Corpus, CorpusDocument, Segment, encode_replacement, raw_offsets
 from mtcheck.document import Document, Paragraph, Sentence
+from mtcheck.fluency.decode import document_fluency
 from mtcheck.findings import DocumentReport, Finding, Report, SentenceScore, Severity
 
 LOWEST_CHRF_SHOWN = 10
@@ -422,7 +423,7 @@ def anchored_report(run: GateRun) -> Report:
                 AnchoredDocument(text=text, source=name, paragraphs=tuple(paragraphs)),
                 sorted(parts.findings, key=lambda f: (f.start, f.end, f.code)),
                 sorted(parts.sentences, key=lambda s: (s.start, s.end)),
-                sum(scored) / len(scored) if scored else None,
+                document_fluency(scored),
             )
         )
     return Report(documents)

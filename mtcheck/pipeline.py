@@ -23,11 +23,11 @@ class Checker:
 
     @property
     def fluency(self):
-        """The LM fluency model, loaded on first use (None when the LM is off)."""
+        """The learned fluency detector, loaded on first use (None when the LM is off)."""
         if self._fluency is None and self.config.lm and self.config.enabled("F"):
-            from mtcheck.rules.fluency import FluencyModel
+            from mtcheck.fluency.detector import Detector
 
-            self._fluency = FluencyModel.from_config(self.config)
+            self._fluency = Detector.from_config(self.config)
         return self._fluency
 
     def check(self, text: str, source: str = "-") -> Report:
@@ -72,6 +72,7 @@ class Checker:
             report.findings.extend(result.findings)
             report.sentences = result.sentences
             report.fluency = result.fluency
+            report.fluency_label = result.label
 
     def _configure(self, doc: Document, findings: Iterable[Finding]) -> list[Finding]:
         kept = []

@@ -174,6 +174,7 @@ class DocumentOut(BaseModel):
     findings: list[FindingOut]
     sentences: list[SentenceOut]
     fluency: float | None
+    fluency_label: str | None = Field(default=None, description="garbled, awkward or fluent (null without the language model).")
 
 
 class SummaryOut(BaseModel):
@@ -246,9 +247,9 @@ class CheckService:
                  processes: int = 0) -> None:
         config = config or Config()
         if fluency is None and config.lm and config.enabled("F"):
-            from mtcheck.rules.fluency import FluencyModel
+            from mtcheck.fluency.detector import Detector
 
-            fluency = FluencyModel.from_config(config)  # loaded here, once, before any request
+            fluency = Detector.from_config(config)  # loaded here, once, before any request
         self.fluency = LockedFluency(fluency) if fluency is not None else None
         base = config if self.fluency is not None else config.merged(lm=False)
         self.checker = Checker(base, fluency=self.fluency)

@@ -1,7 +1,7 @@
 """Measured quality of mtcheck on real, third-party MT evaluation data (../shared/eval).
 
     python scripts/evaluate.py [--sets spans,sentences,pairs,fp,rules] [--splits dev,holdout]
-                               [--limit N | --full] [--no-lm] [--all-findings] [--out results.json]
+                               [--limit N | --full] [--no-lm] [--weights FILE] [--out results.json]
                                [--markdown results.md]
 
 Runs the real checker through the public API (default model, default thresholds) and reports, on dev
@@ -24,18 +24,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+from mtcheck import Checker, evaldata
+from mtcheck.config import Config
+from mtcheck.document import Document
+from mtcheck.evaldata import EVAL_DIR, MinimalPair, MqmOutput, ScoredSegment
+from mtcheck.evaluation import PRF, Paired, auroc, char_prf, kendall_tau_b, mqm_gold, span_prf
+from mtcheck.findings import DocumentReport, Severity
 
-import evaldata  # noqa: E402
-from evaldata import EVAL_DIR, MinimalPair, MqmOutput, ScoredSegment  # noqa: E402
-
-from mtcheck import Checker  # noqa: E402
-from mtcheck.config import Config  # noqa: E402
-from mtcheck.document import Document  # noqa: E402
-from mtcheck.evaluation import PRF, Paired, auroc, char_prf, kendall_tau_b, mqm_gold, span_prf  # noqa: E402
-from mtcheck.findings import DocumentReport, Severity  # noqa: E402
-
-SETS = ("spans", "sentences", "pairs", "fp", "rules")
+SETS = ("spans", "sentences", "pairs", "fp", "rules", "documents")
+LAYOUTS = ("paragraphs", "lines")  # every clean set is measured in both layouts users have
+SAMPLE = Path(__file__).resolve().parents[1] / "samples" / "000_0664a0eb5d459460.txt"
 SPLITS = ("dev", "holdout")
 BLIMP_SETS = 67
 
@@ -136,29 +134,13 @@ def segment_fluency(doc: DocumentReport, how: str = SEGMENT_SCORE) -> float | No
     return min(values) if how == "min" else doc.fluency if doc.fluency is not None else sum(values) / len(values)
 
 
-def segment_z(doc: DocumentReport, how: str = SEGMENT_SCORE) -> float | None:
-    """The untrained score as a fluency (minus the sentence z), for comparison with ``fluency``;
-    None when a sentence has no z (the cache and the gate keep only fluency)."""
-    values = [getattr(s, "z", None) for s in doc.sentences]
-    if not values or any(v is None for v in values):
-        return None
-    return -max(values) if how == "min" else -sum(values) / len(values)
-
-
 # -- the measures ----------------------------------------------------------------------------------
 @dataclass
 class Context:
     runner: Runner
     lm: bool
     caps: dict[str, int | None]  # DEFAULT_CAPS keys; None = the whole set
-    # The sets measured by their scores (BLiMP, JFLEG, holdout scored segments) run on this one:
-    # the same checker without F001, whose edit verification changes no sentence score.
-    scores: Runner | None = None
     cache: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def scoring(self) -> Runner:
-        return self.scores or self.runner
 
     def memo(self, key: str, build: Callable[[], Any]) -> Any:
         if key not in self.cache:
@@ -222,10 +204,6 @@ def score_groups(
             "kendall_tau_b": _round(kendall_tau_b([fluency[i] for i in usable], [human[i] for i in usable])),
             "distinct_scores": len({fluency[i] for i in usable}),
         }
-        z = [segment_z(d, how) for d in docs]
-        if all(v is not None for v in z):
-            entry["auroc_z"] = _round(auroc([v for v, g in zip(z, good) if g], [v for v, b in zip(z, bad) if b]))
-            entry["kendall_tau_b_z"] = _round(kendall_tau_b(z, list(human)))
         result[how] = entry
     result["segment_score"] = SEGMENT_SCORE
     return result
@@ -242,7 +220,7 @@ def measure_sentences(ctx: Context, split: str) -> dict[str, Any]:
         return result
     table = evaldata.load_mqm_sentences(SENTENCES_TSV)
     rows: list[ScoredSegment] = evaldata.stable_sample(table, lambda r: r.key, ctx.caps["sentences"])
-    docs = ctx.scoring.check("sentences/holdout", [r.target for r in rows])
+    docs = ctx.runner.check("sentences/holdout", [r.target for r in rows])
     human = [r.score for r in rows]
     result = score_groups(docs, human, [s == 0 for s in human], [s <= -5 for s in human], ctx.lm, (SEGMENT_SCORE,))
     result["data"] = "newstest2021 zh-en MQM: score 0 vs <= -5; tau vs MQM score"
@@ -251,7 +229,7 @@ def measure_sentences(ctx: Context, split: str) -> dict[str, Any]:
 
 def paired_result(ctx: Context, label: str, pairs: Sequence[MinimalPair]) -> dict[str, Any]:
     texts = [p.good for p in pairs] + [p.bad for p in pairs]
-    docs = dict(zip(texts, ctx.scoring.check(label, texts)))
+    docs = dict(zip(texts, ctx.runner.check(label, texts)))
     flags = Paired()
     for p in pairs:
         # heuristics' view: fewer warning+ flags is better
@@ -259,15 +237,10 @@ def paired_result(ctx: Context, label: str, pairs: Sequence[MinimalPair]) -> dic
         flags.add(-good, -bad, p.group)
     result: dict[str, Any] = {"pairs": len(pairs), "flags": flags.to_dict(groups=False), "fluency": None}
     if ctx.lm:
-        fluency, z = Paired(), Paired()
+        fluency = Paired()
         for p in pairs:
             fluency.add(segment_fluency(docs[p.good]) or 0.0, segment_fluency(docs[p.bad]) or 0.0, p.group)
-            zg, zb = segment_z(docs[p.good]), segment_z(docs[p.bad])
-            if zg is not None and zb is not None:
-                z.add(zg, zb, p.group)
         result["fluency"] = fluency.to_dict()
-        if z.n:
-            result["z"] = z.to_dict(groups=False)
     return result
 
 
@@ -281,29 +254,30 @@ def measure_pairs(ctx: Context, split: str) -> dict[str, Any] | None:
     return {"blimp": blimp, "jfleg": paired_result(ctx, "jfleg", jfleg)}
 
 
-def clean_documents(ctx: Context, path: Path, domains: tuple[str, ...] | None) -> list[tuple[str, str]]:
-    documents = evaldata.clean_news_documents(path, domains)
+def clean_documents(ctx: Context, path: Path, domains: tuple[str, ...] | None, layout: str) -> list[tuple[str, str]]:
+    documents = evaldata.clean_news_documents(path, domains, layout)
     cap = ctx.caps["clean_sentences"]
     if cap is None:
         return documents
-    # whole documents, in file order, until ``cap`` sentences
+    # whole documents, in file order, until ``cap`` sentences (counted in the paragraph layout, so
+    # that both layouts hold the same documents)
     kept, sentences = [], 0
-    for text, doc_id in documents:
+    for (text, doc_id), (joined, _) in zip(documents, evaldata.clean_news_documents(path, domains, "paragraphs")):
         if sentences >= cap:
             break
         kept.append((text, doc_id))
-        sentences += len(Document.parse(text, doc_id).sentences)
+        sentences += len(Document.parse(joined, doc_id).sentences)
     return kept
 
 
-def clean_reports(ctx: Context, split: str, name: str, path: Path, domains: tuple[str, ...] | None) -> list[DocumentReport]:
-    label = f"fp/{split}/{'+'.join(domains) if domains else 'news'}"
-    return ctx.memo(label, lambda: ctx.runner.check(label, [t for t, _ in clean_documents(ctx, path, domains)]))
+def clean_reports(ctx: Context, split: str, path: Path, domains: tuple[str, ...] | None, layout: str) -> list[DocumentReport]:
+    label = f"fp/{split}/{'+'.join(domains) if domains else 'news'}/{layout}"
+    return ctx.memo(label, lambda: ctx.runner.check(label, [t for t, _ in clean_documents(ctx, path, domains, layout)]))
 
 
-def fp_counts(docs: Sequence[DocumentReport]) -> dict[str, Any]:
+def fp_counts(docs: Sequence[DocumentReport], segments: int) -> dict[str, Any]:
     sentences = sum(len(d.document.sentences) for d in docs)
-    result: dict[str, Any] = {"documents": len(docs), "sentences": sentences}
+    result: dict[str, Any] = {"documents": len(docs), "sentences": sentences, "segments": segments}
     views = {"error": (Severity.ERROR, Severity.ERROR), "warning": (Severity.WARNING, Severity.WARNING),
              "info": (Severity.INFO, Severity.INFO), "warning+": (Severity.WARNING, Severity.ERROR),
              "any": (Severity.INFO, Severity.ERROR)}
@@ -312,30 +286,51 @@ def fp_counts(docs: Sequence[DocumentReport]) -> dict[str, Any]:
         result[view] = {
             "flags": sum(per_doc),
             "per_100_sentences": _round(100 * sum(per_doc) / sentences if sentences else None, 2),
+            "per_100_segments": _round(100 * sum(per_doc) / segments if segments else None, 2),
             "documents_flagged": _round(_share([n > 0 for n in per_doc]), 3),
         }
     return result
 
 
 def measure_fp(ctx: Context, split: str) -> dict[str, Any]:
-    """Flag rates per clean set; a set that mixes domains also gets a row per domain (same checks)."""
+    """Flag rates per clean set and layout; a set that mixes domains also gets a row per domain."""
     result = {}
     for name, path, domains in CLEAN_SETS[split]:
-        reports = clean_reports(ctx, split, name, path, domains)
-        result[name] = fp_counts(reports)
-        if domains and len(domains) > 1:
-            ids = [doc_id for _, doc_id in clean_documents(ctx, path, domains)]
-            domain_of = evaldata.document_domains(path)
-            for domain in domains:
-                result[f"{name}: {domain} only"] = fp_counts([r for r, i in zip(reports, ids) if domain_of[i] == domain])
+        for layout in LAYOUTS:
+            reports = clean_reports(ctx, split, path, domains, layout)
+            ids = [doc_id for _, doc_id in clean_documents(ctx, path, domains, layout)]
+            segments = evaldata.segment_counts(path)
+            result[f"{name}, {layout}"] = fp_counts(reports, sum(segments[i] for i in ids))
+            if domains and len(domains) > 1:
+                domain_of = evaldata.document_domains(path)
+                for domain in domains:
+                    chosen = [(r, i) for r, i in zip(reports, ids) if domain_of[i] == domain]
+                    result[f"{name}, {layout}: {domain} only"] = fp_counts([r for r, _ in chosen], sum(segments[i] for _, i in chosen))
     return result
+
+
+def measure_documents(ctx: Context, split: str) -> dict[str, Any] | None:
+    """Where the garbled sample's document fluency falls among clean dev documents (both layouts)."""
+    if split != "dev" or not ctx.lm:
+        return None
+    name, path, domains = CLEAN_SETS["dev"][0]
+    clean = [d.fluency for layout in LAYOUTS for d in clean_reports(ctx, split, path, domains, layout) if d.fluency is not None]
+    sample = ctx.runner.check("sample", [SAMPLE.read_text(encoding="utf-8")])[0]
+    below = sum(1 for value in clean if sample.fluency < value)
+    return {
+        "clean_documents": len(clean),
+        "clean_min": _round(min(clean)), "clean_median": _round(sorted(clean)[len(clean) // 2]),
+        "sample_fluency": sample.fluency, "sample_label": sample.fluency_label,
+        "share_of_clean_documents_above_sample": _round(below / len(clean)),
+        "sample_findings": {code: sum(1 for f in sample.findings if f.code == code) for code in sorted({f.code for f in sample.findings})},
+    }
 
 
 def measure_rules(ctx: Context, split: str) -> dict[str, Any]:
     from mtcheck.rules.base import all_rules
 
     name, path, domains = CLEAN_SETS[split][0]
-    clean = clean_reports(ctx, split, name, path, domains)
+    clean = clean_reports(ctx, split, path, domains, "paragraphs")
     mqm_outputs(ctx, split)
     sentences = sum(len(d.document.sentences) for d in clean)
     codes = sorted(set(all_rules()) | {f.code for d in clean for f in d.findings})
@@ -359,6 +354,7 @@ MEASURES: dict[str, Callable[[Context, str], Any]] = {
     "pairs": measure_pairs,
     "fp": measure_fp,
     "rules": measure_rules,
+    "documents": measure_documents,
 }
 
 
@@ -391,14 +387,11 @@ def markdown(results: dict[str, Any]) -> str:
     out = [
         "# mtcheck evaluation",
         "",
-        f"LM: {'on, ' + str(meta.get('model')) if meta['lm'] else 'off (heuristics only)'}; thresholds: {meta['thresholds']}; detector: {meta.get('detector', 'auto')}; "
+        f"LM: {'on, ' + str(meta.get('model')) if meta['lm'] else 'off (heuristics only)'}; thresholds: {meta['thresholds']}; weights: {meta.get('weights', 'packaged')}; "
         f"sample: {meta['sample']} ({caps}); "
         f"batch {meta['batch']}; total {meta['seconds']:.0f} s.",
         "",
     ]
-    if meta.get("score_only_sets_without_F001"):
-        out += ["BLiMP, JFLEG and the holdout scored segments are measured by their scores, so they ran without "
-                "F001 (edit verification changes no score; their flag columns count the other rules).", ""]
     by_split = results["results"]
     spans = {s: r["spans"] for s, r in by_split.items() if "spans" in r}
     if spans:
@@ -431,20 +424,27 @@ def markdown(results: dict[str, Any]) -> str:
         for name, r in pairs.items():
             f = r["fluency"] or {}
             rows.append([name, r["pairs"], f.get("accuracy"), f.get("accuracy_half_ties"), f.get("ties"),
-                         r.get("z", {}).get("accuracy"), r["flags"]["wins"], r["flags"]["losses"]])
+                         r["flags"]["wins"], r["flags"]["losses"]])
         out += _table(["set", "pairs", "fluency acc (ties lose)", "fluency acc (ties 1/2)", "fluency ties",
-                       "z acc", "flags: only bad flagged", "flags: only good flagged"], rows)
+                       "flags: only bad flagged", "flags: only good flagged"], rows)
     fp = {s: r["fp"] for s, r in by_split.items() if "fp" in r}
     if fp:
-        out += ["## False positives on clean English (flags per 100 sentences; share of documents flagged)", ""]
+        out += ["## False positives on clean English, both layouts (flags per 100 segments and per 100 sentences)", ""]
         rows = []
         for split, sets in fp.items():
             for name, r in sets.items():
-                rows.append([split, name, r["documents"], r["sentences"], r["warning+"]["per_100_sentences"],
-                             r["any"]["per_100_sentences"], r["error"]["per_100_sentences"],
-                             r["warning+"]["documents_flagged"], r["any"]["documents_flagged"]])
-        out += _table(["split", "data", "docs", "sentences", "warning+ /100", "any /100", "error /100",
-                       "docs flagged (warning+)", "docs flagged (any)"], rows)
+                rows.append([split, name, r["documents"], r["segments"], r["sentences"],
+                             r["warning+"]["per_100_segments"], r["warning+"]["per_100_sentences"],
+                             r["any"]["per_100_segments"], r["error"]["per_100_segments"],
+                             r["warning+"]["documents_flagged"]])
+        out += _table(["split", "data, layout", "docs", "segments", "sentences", "warning+ /100 seg", "warning+ /100 sent",
+                       "any /100 seg", "error /100 seg", "docs flagged (warning+)"], rows)
+    documents = by_split.get("dev", {}).get("documents")
+    if documents:
+        out += ["## Document fluency: the garbled sample against clean dev news (both layouts)", ""]
+        out += _table(["clean docs", "clean min", "clean median", "sample", "sample label", "clean docs above the sample"],
+                      [[documents["clean_documents"], documents["clean_min"], documents["clean_median"],
+                        documents["sample_fluency"], documents["sample_label"], documents["share_of_clean_documents_above_sample"]]])
     rules = {s: r["rules"] for s, r in by_split.items() if "rules" in r}
     if rules:
         out += ["## Per rule: flags per 100 clean sentences, span precision on MQM (all severities)", ""]
@@ -482,12 +482,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--no-lm", action="store_true", help="heuristic rules only; LM measures report n/a")
     parser.add_argument("--batch", type=int, default=64, help="texts per check_many call (default 64)")
     parser.add_argument("--model", default=None, help="override the LM (default: the packaged model)")
-    parser.add_argument("--thresholds", type=Path, default=None, help="override the fluency thresholds file")
-    parser.add_argument("--detector", choices=("auto", "tagger", "untrained"), default=None,
-                        help="where LM flags come from (default: the config default, auto)")
-    parser.add_argument("--all-findings", action="store_true",
-                        help="verify F001 spans on the score-only sets too (BLiMP, JFLEG, holdout scored segments; "
-                             "their flag rates then include F001; 2-3x slower)")
+    parser.add_argument("--thresholds", type=Path, default=None, help="override the detector's thresholds (from `mtcheck calibrate`)")
+    parser.add_argument("--weights", type=Path, default=None, help="detector weights (default: the packaged ones)")
     parser.add_argument("--out", type=Path, default=None, help="write the results as JSON here")
     parser.add_argument("--markdown", type=Path, default=None, help="write the Markdown tables here")
     args = parser.parse_args(argv)
@@ -520,20 +516,15 @@ def caps_for(args: argparse.Namespace) -> dict[str, int | None]:
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     args = parse_args(argv)
-    config = Config(lm=not args.no_lm).merged(model=args.model, thresholds=args.thresholds, detector=args.detector)
+    config = Config(lm=not args.no_lm).merged(model=args.model, thresholds=args.thresholds, weights=args.weights)
     checker = Checker(config)
     model = None
     if config.lm:
         loaded = time.perf_counter()
-        fluency = checker.fluency  # load now, so its time is not charged to the first set
-        model = getattr(getattr(fluency, "scorer", None), "identity", None)
+        model = checker.fluency.identity  # load now, so its time is not charged to the first set
         print(f"[model] {model} loaded in {time.perf_counter() - loaded:.1f} s", flush=True)
     caps = caps_for(args)
-    scores = None
-    if config.lm and not args.all_findings and config.enabled("F001"):
-        # Shares the loaded model; only the edit verification is left out.
-        scores = Runner(Checker(config.merged(ignore=(*config.ignore, "F001")), fluency=checker.fluency), args.batch)
-    ctx = Context(Runner(checker, args.batch), config.lm, caps, scores)
+    ctx = Context(Runner(checker, args.batch), config.lm, caps)
     started = time.perf_counter()
     results: dict[str, dict[str, Any]] = {}
     for split in args.splits:
@@ -548,17 +539,16 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             "lm": config.lm,
             "model": model,
             "thresholds": str(args.thresholds) if args.thresholds else "default",
-            "detector": config.detector,
+            "weights": str(args.weights) if args.weights else "packaged",
             "sample": "full" if args.full else "limit" if args.limit is not None else "default subsample",
             "caps": caps,
             "batch": args.batch,
             "segment_score": SEGMENT_SCORE,
-            "score_only_sets_without_F001": scores is not None,
             "python": platform.python_version(),
             "seconds": round(time.perf_counter() - started, 1),
         },
         "results": results,
-        "timing": {**ctx.runner.timing, **(scores.timing if scores else {})},
+        "timing": ctx.runner.timing,
     }
     text = markdown(output)
     print(text)

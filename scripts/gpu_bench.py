@@ -1,4 +1,4 @@
-"""GPU scoring benchmark on RANDOM weights of SmolLM2-135M's architecture: naive vs mtcheck's path.
+"""GPU benchmark of the detector on RANDOM weights of SmolLM2-135M's architecture: naive vs mtcheck's path.
 
     python scripts/gpu_bench.py                       # CUDA, full size (H100: ~1-2 minutes)
     python scripts/gpu_bench.py --compile             # also the torch.compile'd engine
@@ -7,17 +7,19 @@
 No weights or tokenizer are needed: the model is LlamaForCausalLM(config) with seeded random
 weights (config = SmolLM2-135M: 30 layers, hidden 576, intermediate 1536, 9 heads, 3 KV heads,
 vocab 49152, tied embeddings) and the texts are seeded random token ids with paragraph-like
-lengths. Measured, tokens/s over the same sequences:
+lengths. The detector network is the shipped shape (frozen layers up to DEPTH, then one trained
+layer, a bidirectional GRU and a head), freshly initialised. Measured, tokens/s over the same
+sequences:
 
-- naive: transformers' forward over padded batches of 8 in input order, bfloat16, then the
-  bfloat16 logits of the whole batch made float32 for a full log-softmax and a gather;
-- mtcheck: Scorer.score_ids on LlamaEngine: rows packed flat (no padding in any matrix product,
-  length buckets for attention), bfloat16, up to FLAT_TOKENS_GPU tokens per pass, and the
-  vocabulary projection in float32 for HEAD_CHUNK_GPU rows at a time (never [batch, vocab]),
-  fused with the log-softmax statistics; optionally with torch.compile'd elementwise kernels.
+- naive: transformers' forward over padded batches of 8 in input order, bfloat16, every layer
+  run (output_hidden_states), the state after DEPTH layers taken, then the network;
+- mtcheck: LlamaEngine.states over flat rows (no padding in any matrix product, length buckets
+  for attention), bfloat16, only DEPTH layers, then the network on padded batches; optionally
+  with torch.compile'd elementwise kernels.
 
-Numerics, on a few short sequences: the engine in float32 against transformers in float32
-(must agree within 1e-3 nats), and the bfloat16 engine against float32 (reported).
+Numerics, on a few short sequences: the engine's states in float32 against transformers' hidden
+states in float32 (max |Δ| relative to the states' scale must stay under 1e-3), and bfloat16
+against float32 (reported).
 Writes a JSON summary (--out) and prints a Markdown table.
 """
 
@@ -26,13 +28,10 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 SMOLLM2_135M = {
     "vocab_size": 49152, "hidden_size": 576, "intermediate_size": 1536, "num_hidden_layers": 30,
@@ -47,14 +46,7 @@ TINY = {
 TOLERANCE = 1e-3
 
 
-class _IdsTokenizer:
-    """What Scorer needs from a tokenizer when it only scores token ids: the start token."""
-
-    bos_token_id = None
-    eos_token_id = 0
-
-    def get_vocab(self) -> dict[str, int]:
-        return {"<|endoftext|>": 0}
+DEPTH = {"tiny": 1, "full": 12}
 
 
 def build_model(config_values: dict[str, Any], device: str, dtype: Any, seed: int = 0, init_range: float = 0.02) -> Any:
@@ -67,12 +59,6 @@ def build_model(config_values: dict[str, Any], device: str, dtype: Any, seed: in
     return seeded_llama(config, seed).to(device=device, dtype=dtype)
 
 
-def loaded_model(model: Any, device: str, dtype: Any) -> Any:
-    from mtcheck.lm.models import LoadedModel
-
-    return LoadedModel(model, _IdsTokenizer(), device, dtype, "random-llama", int(model.config.max_position_embeddings))
-
-
 def random_sequences(count: int, shortest: int, longest: int, vocab: int, seed: int = 1) -> list[list[int]]:
     """Token-id paragraphs with lengths spread like news paragraphs (log-uniform), seeded."""
     import random
@@ -82,8 +68,8 @@ def random_sequences(count: int, shortest: int, longest: int, vocab: int, seed: 
     return [[rng.randrange(1, vocab) for _ in range(n)] for n in lengths]
 
 
-def naive_logprobs(model: Any, sequences: list[list[int]], device: str, batch: int = 8) -> list[Any]:
-    """The baseline: padded batches in input order, whole-batch float32 logits, log-softmax, gather."""
+def naive_states(model: Any, sequences: list[list[int]], depth: int, device: str, batch: int = 8) -> list[Any]:
+    """The baseline: padded batches in input order, every layer run, the state after ``depth`` layers."""
     import torch
 
     out = []
@@ -95,11 +81,41 @@ def naive_logprobs(model: Any, sequences: list[list[int]], device: str, batch: i
         for row, s in enumerate(chunk):
             ids[row, : len(s)] = torch.tensor(s)
             mask[row, : len(s)] = 1
-        ids, mask = ids.to(device), mask.to(device)
         with torch.inference_mode():
-            logits = model(input_ids=ids, attention_mask=mask).logits
-            logprobs = torch.log_softmax(logits[:, :-1].float(), dim=-1).gather(2, ids[:, 1:, None]).squeeze(2)
-        out.extend(logprobs[row, : len(s) - 1].float().cpu() for row, s in enumerate(chunk))
+            states = model(input_ids=ids.to(device), attention_mask=mask.to(device), output_hidden_states=True).hidden_states[depth]
+        out.extend(states[row, : len(s)] for row, s in enumerate(chunk))
+    return out
+
+
+def engine_states(engine: Any, sequences: list[list[int]], depth: int, flat_tokens: int) -> list[Any]:
+    """mtcheck's path: flat rows of up to ``flat_tokens`` tokens per pass."""
+    out, batch, size = [], [], 0
+    for sequence in sequences + [None]:
+        if batch and (sequence is None or size + len(sequence) + 1 > flat_tokens):
+            flat = engine.states(batch, depth)
+            cursor = 0
+            for row in batch:
+                out.append(flat[cursor : cursor + len(row)])
+                cursor += len(row)
+            batch, size = [], 0
+        if sequence is not None:
+            batch.append([0, *sequence])
+            size += len(sequence) + 1
+    return out
+
+
+def score(net: Any, states: list[Any], device: str, batch: int = 64) -> list[Any]:
+    """The detector network's per-token probabilities over padded batches of states."""
+    import torch
+
+    out = []
+    for begin in range(0, len(states), batch):
+        chunk = states[begin : begin + batch]
+        lengths = torch.tensor([len(s) for s in chunk])
+        padded = torch.nn.utils.rnn.pad_sequence([s.float() for s in chunk], batch_first=True)
+        with torch.inference_mode():
+            probs = torch.sigmoid(net(padded.to(device), lengths))
+        out.extend(probs[row, : len(s)].cpu() for row, s in enumerate(chunk))
     return out
 
 
@@ -133,74 +149,69 @@ def peak_memory(device: str) -> float | None:
     return None
 
 
-def numerics(config_values: dict[str, Any], device: str) -> dict[str, float]:
-    """Engine vs transformers in float32, and bfloat16 engine vs float32, on short sequences."""
-    import numpy as np
+def network(engine: Any, depth: int, device: str) -> Any:
+    from mtcheck.fluency.network import initialised, shape_for
+
+    return initialised(engine, shape_for(engine, depth, top=1, gru=128), seed=0).to(device).eval()
+
+
+def numerics(config_values: dict[str, Any], depth: int, device: str) -> dict[str, float]:
+    """Engine vs transformers states in float32, and bfloat16 engine vs float32, on short sequences."""
     import torch
 
-    from mtcheck.lm.scorer import Scorer
+    from mtcheck.lm.engine import LlamaEngine
 
-    # A larger initializer range gives peaked, context-dependent predictions worth comparing.
     model32 = build_model(config_values, device, torch.float32, init_range=0.2)
-    sequences = random_sequences(6, 8, 48, config_values["vocab_size"], seed=7)
-    reference = [r.numpy() for r in naive_logprobs(model32, sequences, device)]
-    engine32 = Scorer(loaded_model(model32, device, torch.float32), engine="flat").score_ids(sequences)
     model16 = build_model(config_values, device, torch.bfloat16, init_range=0.2)
-    engine16 = Scorer(loaded_model(model16, device, torch.bfloat16), engine="flat").score_ids(sequences)
-    delta32 = np.concatenate([np.abs(a - b.logprobs) for a, b in zip(reference, engine32)])
-    delta16 = np.concatenate([np.abs(a - b.logprobs) for a, b in zip(reference, engine16)])
+    sequences = random_sequences(6, 8, 48, config_values["vocab_size"], seed=7)
+    reference = naive_states(model32, sequences, depth, device)
+    got32 = engine_states(LlamaEngine.from_model(model32), sequences, depth, 4096)
+    got16 = engine_states(LlamaEngine.from_model(model16), sequences, depth, 4096)
+    scale = max(float(r.abs().max()) for r in reference)
+    delta32 = max(float((a - b).abs().max()) for a, b in zip(reference, got32)) / scale
+    delta16 = [float((a - b.float()).abs().mean()) / scale for a, b in zip(reference, got16)]
     return {
-        "float32_engine_vs_transformers_max": float(delta32.max()),
-        "bf16_engine_vs_float32_max": float(delta16.max()),
-        "bf16_engine_vs_float32_mean": float(delta16.mean()),
-        "logprob_spread": float(np.ptp(np.concatenate(reference))),
+        "float32_engine_vs_transformers_max": delta32,
+        "bf16_engine_vs_float32_mean": sum(delta16) / len(delta16),
+        "state_scale": scale,
     }
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     import torch
 
+    from mtcheck.lm.engine import LlamaEngine
+
     device = args.device
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise SystemExit("gpu_bench: CUDA is not available (use --device cpu --tiny for the smoke test)")
     config_values = TINY if args.tiny else SMOLLM2_135M
+    depth = DEPTH["tiny" if args.tiny else "full"]
     count = args.sequences or (12 if args.tiny else 512)
-    longest = 64 if args.tiny else 512
-    sequences = random_sequences(count, 8 if args.tiny else 24, longest, config_values["vocab_size"])
-    tokens = sum(len(s) for s in sequences)
+    sequences = random_sequences(count, 8 if args.tiny else 24, 64 if args.tiny else 256, config_values["vocab_size"])
+    tokens = sum(len(s) + 1 for s in sequences)
     dtype = torch.bfloat16
     results: dict[str, Any] = {
         "device": torch.cuda.get_device_name() if device.startswith("cuda") else "cpu",
         "config": "tiny" if args.tiny else "SmolLM2-135M (random weights)",
-        "sequences": count,
-        "tokens": tokens,
-        "dtype": "bfloat16",
-        "torch": torch.__version__,
+        "depth": depth, "sequences": count, "tokens": tokens, "dtype": "bfloat16", "torch": torch.__version__,
     }
-    from mtcheck.lm.scorer import Scorer
-
     model = build_model(config_values, device, dtype)
+    engine = LlamaEngine.from_model(model)
+    net = network(engine, depth, device)
+    flat = 16384 if device.startswith("cuda") else 4096
     peak_memory(device)
-    seconds, _ = timed(lambda: naive_logprobs(model, sequences, device), device, args.repeats)
+    seconds, _ = timed(lambda: score(net, naive_states(model, sequences, depth, device), device), device, args.repeats)
     results["naive"] = {"tokens_per_s": tokens / seconds, "peak_mib": peak_memory(device)}
-
-    scorer = Scorer(loaded_model(model, device, dtype), engine="flat")
-    seconds, _ = timed(lambda: scorer.score_ids(sequences), device, args.repeats)
-    results["mtcheck"] = {"tokens_per_s": tokens / seconds, "peak_mib": peak_memory(device),
-                          "flat_tokens": scorer.flat_tokens}
+    seconds, _ = timed(lambda: score(net, engine_states(engine, sequences, depth, flat), device), device, args.repeats)
+    results["mtcheck"] = {"tokens_per_s": tokens / seconds, "peak_mib": peak_memory(device), "flat_tokens": flat}
     if args.compile:
-        compiled = Scorer(loaded_model(model, device, dtype), engine="flat")
-        assert compiled.engine is not None
-        compiled.engine.compile()
-        seconds, fused = timed(lambda: compiled.score_ids(sequences), device, args.repeats)
-        plain = scorer.score_ids(sequences)
-        results["mtcheck_compiled"] = {
-            "tokens_per_s": tokens / seconds,
-            "peak_mib": peak_memory(device),
-            "max_abs_delta_vs_eager": max(float(abs(a.logprobs - b.logprobs).max()) for a, b in zip(plain, fused)),
-        }
+        compiled = LlamaEngine.from_model(model)
+        compiled.compile()
+        seconds, _ = timed(lambda: score(net, engine_states(compiled, sequences, depth, flat), device), device, args.repeats)
+        results["mtcheck_compiled"] = {"tokens_per_s": tokens / seconds, "peak_mib": peak_memory(device)}
     results["speedup"] = results["mtcheck"]["tokens_per_s"] / results["naive"]["tokens_per_s"]
-    results["numerics"] = numerics(config_values, device)
+    results["numerics"] = numerics(config_values, depth, device)
     results["numerics_ok"] = results["numerics"]["float32_engine_vs_transformers_max"] <= TOLERANCE
     return results
 
@@ -215,7 +226,7 @@ def markdown(results: dict[str, Any]) -> str:
         "| path | tokens/s | peak GPU memory (MiB) |",
         "|---|---|---|",
     ]
-    for key, label in (("naive", "naive (padded batches of 8, float32 logits)"), ("mtcheck", "mtcheck engine"),
+    for key, label in (("naive", "naive (padded batches of 8, every layer)"), ("mtcheck", "mtcheck engine"),
                        ("mtcheck_compiled", "mtcheck engine + torch.compile")):
         if key in results:
             memory = results[key]["peak_mib"]
@@ -224,10 +235,9 @@ def markdown(results: dict[str, Any]) -> str:
     lines += [
         "",
         (
-            f"Speed-up {results['speedup']:.2f}x. Numerics: float32 engine vs transformers max |Δ logprob| "
+            f"Speed-up {results['speedup']:.2f}x. Numerics: float32 engine vs transformers, max |Δ state| / scale "
             f"{n['float32_engine_vs_transformers_max']:.1e} ({'ok' if results['numerics_ok'] else 'FAILED'}, "
-            f"tolerance {TOLERANCE:.0e}); bfloat16 engine vs float32: max {n['bf16_engine_vs_float32_max']:.3f}, "
-            f"mean {n['bf16_engine_vs_float32_mean']:.4f} nats."
+            f"tolerance {TOLERANCE:.0e}); bfloat16 engine vs float32: mean {n['bf16_engine_vs_float32_mean']:.4f} of the scale."
         ),
     ]
     return "\n".join(lines) + "\n"

@@ -96,7 +96,7 @@ def test_missing_file_directory_and_bad_option(tmp_path):
     assert run("check", "--no-lm", str(tmp_path / "none.txt")).exit_code == 2
     assert run("check", "--no-lm", str(tmp_path)).exit_code == 2
     assert CliRunner().invoke(main, ["check", "--format", "pdf", "x"]).exit_code == 2
-    assert CliRunner().invoke(main, ["check", "--no-lm", "--detector", "bogus", "x"]).exit_code == 2
+    assert CliRunner().invoke(main, ["check", "--no-lm", "--bogus-option", "x"]).exit_code == 2
 
 
 def test_empty_input_is_a_clean_report(tmp_path):

@@ -183,9 +183,8 @@ import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "scripts"))
 
-import evaldata  # noqa: E402
+from mtcheck import evaldata  # noqa: E402
 
 
 def test_detokenize():
@@ -246,38 +245,16 @@ def test_evaluate_script_end_to_end_without_lm(tmp_path):
     assert (sentences["n_good"], sentences["n_bad"], sentences["min"]) == (1, 1, None)
     assert results["dev"]["pairs"]["jfleg"]["pairs"] == 4
     assert results["dev"]["pairs"]["blimp"]["pairs"] == 2
-    assert set(results["holdout"]["fp"]) == {
-        "generaltest2022 news+ecommerce", "generaltest2022 news+ecommerce: news only",
-        "generaltest2022 news+ecommerce: ecommerce only", "generaltest2022 social (stress)",
-        "generaltest2022 conversation (stress)"}
-    assert results["holdout"]["fp"]["generaltest2022 news+ecommerce"]["documents"] == 2
-    for domain in ("news", "ecommerce"):
-        part = results["holdout"]["fp"][f"generaltest2022 news+ecommerce: {domain} only"]
-        assert (part["documents"], part["sentences"]) == (1, 2)
+    names = {"generaltest2022 news+ecommerce", "generaltest2022 news+ecommerce: news only",
+             "generaltest2022 news+ecommerce: ecommerce only", "generaltest2022 social (stress)",
+             "generaltest2022 conversation (stress)"}
+    fp = results["holdout"]["fp"]
+    # every clean set in both layouts: paragraphs joined, and one segment per line
+    assert set(fp) == {name.replace(":", f", {layout}:") if ":" in name else f"{name}, {layout}"
+                       for name in names for layout in ("paragraphs", "lines")}
+    for layout in ("paragraphs", "lines"):
+        assert fp[f"generaltest2022 news+ecommerce, {layout}"]["documents"] == 2
+        for domain in ("news", "ecommerce"):
+            part = fp[f"generaltest2022 news+ecommerce, {layout}: {domain} only"]
+            assert (part["documents"], part["sentences"], part["segments"]) == (1, 2, 2)
     assert "## Span level" in (tmp_path / "results.md").read_text()
-
-
-def test_qe_words_gold_words_take_the_highest_overlapping_score():
-    import numpy as np
-    import qe_words
-
-    words = [(0, 3, 0.1, 2.0), (4, 9, 0.7, -1.0), (9, 10, 0.2, 5.0)]  # "The", "cat's" split in two
-    spans = [(0, 3), (4, 10), (11, 12)]  # the last gold word overlaps no word (punctuation)
-    scores = qe_words.gold_word_scores(spans, words)
-    assert scores[0].tolist() == [0.1, 2.0]
-    assert scores[1].tolist() == [0.7, 5.0]
-    assert np.isnan(scores[2]).all()
-    row = qe_words.summary(scores, np.array([0, 1, 1]))
-    assert row["words"] == 2 and row["bad_rate"] == 0.5
-    assert row["tagger"]["auroc"] == 1.0 and row["normalised surprisal"]["auroc"] == 1.0
-
-
-def test_qe_words_sentence_correlations_follow_the_human_scores():
-    import numpy as np
-    import qe_words
-
-    outputs = [qe_words.Output("x", [(0, 1)], [0], da=da, hter=hter) for da, hter in ((1.0, 0.0), (0.5, 0.2), (-1.0, 0.9))]
-    scores = np.array([[0.9, -1.0], [0.5, -2.0], [0.1, -0.5]])  # fluency agrees with DA; -z does not fully
-    row = qe_words.correlations(scores, outputs)
-    assert row["fluency vs da"]["tau"] == 1.0 and row["fluency vs -hter"]["tau"] == 1.0
-    assert row["-z vs da"]["tau"] == pytest.approx(-1 / 3, abs=1e-4)

@@ -12,12 +12,9 @@ from typing import Any
 
 import click
 
-from mtcheck.config import DETECTORS as DETECTOR_NAMES
-
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
 DEVICES = click.Choice(["auto", "cpu", "cuda", "mps"])
-DETECTORS = click.Choice(DETECTOR_NAMES)
-DETECTOR_HELP = "Fluency flags from: auto (untrained detector; learned sentence fluency), tagger, or untrained."
+WEIGHTS_HELP = "Detector weights from `mtcheck train` (default: the packaged ones, trained for the packaged model)."
 
 
 def fail(message: str) -> None:
@@ -62,7 +59,7 @@ lm_options = _apply([
     click.option("--device", type=DEVICES, default=None, help="Where the LM runs."),
     click.option("--thresholds", type=click.Path(dir_okay=False, path_type=Path), default=None,
                  help="Fluency thresholds written by `mtcheck calibrate`."),
-    click.option("--detector", type=DETECTORS, default=None, help=DETECTOR_HELP),
+    click.option("--weights", type=click.Path(dir_okay=False, path_type=Path), default=None, help=WEIGHTS_HELP),
 ])
 
 
@@ -77,7 +74,7 @@ def resolve_config(config_path: Path | None, **overrides: Any):
     return base.merged(**overrides)
 
 
-def build_config(config_path, select, ignore, fail_on, no_lm, model, gguf_file, device, thresholds, detector=None):
+def build_config(config_path, select, ignore, fail_on, no_lm, model, gguf_file, device, thresholds, weights=None):
     from mtcheck.config import parse_codes
     from mtcheck.findings import Severity
 
@@ -91,5 +88,5 @@ def build_config(config_path, select, ignore, fail_on, no_lm, model, gguf_file, 
         gguf_file=gguf_file,
         device=device,
         thresholds=thresholds,
-        detector=detector,
+        weights=weights,
     )

@@ -64,7 +64,7 @@ def gate(
     inputs, hyp, src, refs, text_field, id_field, doc_field, src_field, ref_fields,
     max_flag_rate, fail_on, max_findings, min_chrf, min_bleu, min_fluency,
     fmt, output, color, cache_dir, no_cache, jobs, show_progress, quiet,
-    config_path, select, ignore, no_lm, model, gguf_file, device, thresholds, detector,
+    config_path, select, ignore, no_lm, model, gguf_file, device, thresholds, weights,
 ) -> None:
     """Check a translated corpus and pass or fail it against thresholds.
 
@@ -87,7 +87,7 @@ def gate(
         if fmt is None:
             fail(f"cannot tell the format of {output} from its extension; give --format")
 
-    config = build_config(config_path, select, ignore, fail_on, no_lm, model, gguf_file, device, thresholds, detector)
+    config = build_config(config_path, select, ignore, fail_on, no_lm, model, gguf_file, device, thresholds, weights)
     uses_lm = bool(config.lm and config.enabled("F"))
     if min_fluency is not None and not uses_lm:
         fail("--min-fluency needs the language model (drop --no-lm and keep the F rules selected)")

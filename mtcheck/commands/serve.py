@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from mtcheck.commands.common import DETECTOR_HELP, DETECTORS, DEVICES
+from mtcheck.commands.common import DEVICES, WEIGHTS_HELP
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmg]i?b?|b)?\s*$", re.IGNORECASE)
 _UNITS = {"": 1, "b": 1, "k": 1000, "kb": 1000, "m": 1000**2, "mb": 1000**2, "g": 1000**3, "gb": 1000**3,
@@ -70,11 +70,11 @@ def is_loopback(host: str) -> bool:
 @click.option("--device", type=DEVICES, default=None, help="Where the LM runs.")
 @click.option("--thresholds", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Fluency thresholds written by `mtcheck calibrate`.")
-@click.option("--detector", type=DETECTORS, default=None, help=DETECTOR_HELP)
+@click.option("--weights", type=click.Path(dir_okay=False, path_type=Path), default=None, help=WEIGHTS_HELP)
 @click.option("--log-level", type=click.Choice(["critical", "error", "warning", "info", "debug"]), default="info",
               show_default=True)
 def serve(  # noqa: ANN001
-    host, port, max_body, threads, processes, config_path, no_lm, model, gguf_file, device, thresholds, detector, log_level
+    host, port, max_body, threads, processes, config_path, no_lm, model, gguf_file, device, thresholds, weights, log_level
 ) -> None:
     """Serve the checker over HTTP: POST /v1/check, GET /v1/rules, GET /healthz, /docs, and a page at /."""
     from mtcheck.commands.common import fail, resolve_config
@@ -87,7 +87,7 @@ def serve(  # noqa: ANN001
     except ImportError as exc:
         fail(f"mtcheck serve needs its web packages (fastapi, uvicorn): {exc}")
     config = resolve_config(config_path, lm=False if no_lm else None, model=model, gguf_file=gguf_file,
-                            device=device, thresholds=thresholds, detector=detector)
+                            device=device, thresholds=thresholds, weights=weights)
     if not is_loopback(host):
         click.echo(f"mtcheck: warning: serving on {host}: anyone who can reach it may submit text", err=True)
     if config.lm:

@@ -294,7 +294,7 @@ class HtmlFormatter(Formatter):
         meta = [pluralize(len(items), "finding")]
         meta += [f"{counts[str(s)]} {s}" for s in sorted(Severity, reverse=True) if counts[str(s)]]
         if doc.fluency is not None:
-            meta.append(f"fluency {doc.fluency:.3f}")
+            meta.append(f"fluency {doc.fluency:.3f}" + (f" ({doc.fluency_label})" if doc.fluency_label else ""))
         return "\n".join(
             [
                 f'<section class="document" id="doc-{index}" aria-labelledby="doc-{index}-title">',

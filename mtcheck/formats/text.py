@@ -102,7 +102,8 @@ class TextFormatter(Formatter):
         for finding in findings:
             self._finding(console, doc, finding, color)
         if doc.fluency is not None:
-            console.print(Text(f"{display_source(doc.source)}: fluency {doc.fluency:.3f}", style="dim"))
+            label = f" ({doc.fluency_label})" if doc.fluency_label else ""
+            console.print(Text(f"{display_source(doc.source)}: fluency {doc.fluency:.3f}{label}", style="dim"))
         console.print()
 
     def _finding(self, console: Console, doc: DocumentReport, finding: Finding, color: bool) -> None:

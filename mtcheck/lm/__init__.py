@@ -1,11 +1,10 @@
-"""The language-model layer: load a causal LM (by default the packaged SmolLM2) and score text.
+"""The language-model layer: load a causal LM (by default the packaged SmolLM2) as the detector's backbone.
 
 Nothing here imports torch or transformers at import time, so ``mtcheck --no-lm`` stays light:
 
->>> from mtcheck.lm import load_model, Scorer      # cheap: no torch yet
->>> scorer = Scorer(load_model())                  # loads torch and the model
->>> [scores] = scorer.score(["He said it was raining."])
->>> float(scores.logprobs.sum())                   # doctest: +SKIP
+>>> from mtcheck.lm import load_model, Backbone     # cheap: no torch yet
+>>> backbone = Backbone(load_model())               # loads torch and the model  # doctest: +SKIP
+>>> ids, starts, ends = backbone.tokenize(["He said it was raining."])[0]  # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -14,19 +13,11 @@ from typing import TYPE_CHECKING
 
 from mtcheck.lm.models import DeviceError, LMError, ModelNotFoundError
 
-__all__ = [
-    "DeviceError",
-    "LMError",
-    "LoadedModel",
-    "ModelNotFoundError",
-    "Scorer",
-    "TokenScores",
-    "load_model",
-]
+__all__ = ["Backbone", "DeviceError", "LMError", "LoadedModel", "ModelNotFoundError", "load_model"]
 
 if TYPE_CHECKING:
+    from mtcheck.lm.backbone import Backbone
     from mtcheck.lm.models import LoadedModel, load_model
-    from mtcheck.lm.scorer import Scorer, TokenScores
 
 
 def __getattr__(name: str):
@@ -35,8 +26,8 @@ def __getattr__(name: str):
         from mtcheck.lm import models
 
         return getattr(models, name)
-    if name in ("Scorer", "TokenScores"):
-        from mtcheck.lm import scorer
+    if name == "Backbone":
+        from mtcheck.lm import backbone
 
-        return getattr(scorer, name)
+        return backbone.Backbone
     raise AttributeError(name)

@@ -1,8 +1,8 @@
 """A tiny random-weight causal LM and tokenizer, built in memory, for fast plumbing tests.
 
 >>> from mtcheck.lm.testing import tiny_model
->>> from mtcheck.lm.scorer import Scorer
->>> scorer = Scorer(tiny_model())      # ~0.1 s, no files, no network
+>>> from mtcheck.lm.backbone import Backbone
+>>> backbone = Backbone(tiny_model())      # ~0.1 s, no files, no network
 
 The tokenizer is a byte-level BPE like SmolLM2's (offsets include the leading space, an
 ``<|endoftext|>`` start token, no BOS added), trained on a few made-up sentences. The weights are
@@ -111,7 +111,7 @@ def tiny_model(
 
 
 def assert_valid_spans(text: str, starts: Any, ends: Any) -> None:
-    """Check the span conventions of mtcheck.lm.scorer (for tests of any tokenizer)."""
+    """Check the span conventions of mtcheck.lm.backbone (for tests of any tokenizer)."""
     import numpy as np
 
     starts, ends = np.asarray(starts), np.asarray(ends)
@@ -129,3 +129,16 @@ def assert_valid_spans(text: str, starts: Any, ends: Any) -> None:
     for index, char in enumerate(text):
         if not char.isspace():
             assert covered[index], f"character {char!r} at {index} is in no token"
+
+
+def tiny_detector(backbone: Any, depth: int = 1, seed: int = 3, thresholds: Any = None) -> Any:
+    """A Detector over a tiny backbone (see tiny_model) with a freshly initialised network."""
+    from mtcheck.fluency.decode import Thresholds
+    from mtcheck.fluency.detector import Detector
+    from mtcheck.fluency.network import initialised, shape_for
+    from mtcheck.fluency.weights import DetectorWeights
+
+    shape = shape_for(backbone.engine, depth=depth, top=1, gru=8)
+    net = initialised(backbone.engine, shape, seed=seed)
+    thresholds = thresholds or Thresholds(span_info=0.0, span_warning=0.99, awkward=0.5, garbled=0.2)
+    return Detector(backbone, DetectorWeights(backbone.identity, shape, thresholds, {}, net.state_dict()))

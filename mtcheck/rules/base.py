@@ -8,6 +8,7 @@ good example. ``check`` yields findings for one document.
 from __future__ import annotations
 
 import inspect
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import ClassVar
@@ -63,6 +64,25 @@ class Rule:
     @classmethod
     def description(cls) -> str:
         return inspect.cleandoc(cls.__doc__ or cls.summary)
+
+    @classmethod
+    def example(cls, kind: str) -> str:
+        """The docstring's first ``Bad`` or ``Good`` example as one text.
+
+        An example is one or more double-backticked pieces after ``Bad:``/``Good:``; pieces joined
+        by ``…`` belong to one document (joined with a space), and ``/`` starts an alternative
+        example, left out here.
+        """
+        match = re.search(rf"^{kind}:(.*?)(?=^\S+:|^\s*$|\Z)", cls.description(), re.MULTILINE | re.DOTALL)
+        pieces = re.findall(r"``(.+?)``|(?<=``)\s*(/)", match.group(1), re.DOTALL) if match else []
+        first: list[str] = []
+        for text, slash in pieces:
+            if slash:
+                break
+            first.append(text)
+        if not first:
+            raise ValueError(f"{cls.code} has no {kind} example")
+        return " ".join(first)
 
 
 _REGISTRY: dict[str, type[Rule]] = {}

@@ -119,7 +119,8 @@
     let summary = `${plural(findings.length, "finding")}: ${counts.error} error, ${counts.warning} warning, ` +
       `${counts.info} info in ${plural(report.summary.sentences, "sentence")}.`;
     if (doc.fluency !== null && doc.fluency !== undefined) {
-      summary += ` Average fluency ${doc.fluency.toFixed(2)} (0 garbled – 1 clean).`;
+      const label = doc.fluency_label ? `${doc.fluency_label}: ` : "";
+      summary += ` Fluency ${label}${doc.fluency.toFixed(2)} (1 reads fluently, 0 is garbled).`;
     }
     $("summary").textContent = summary;
     renderText(text, findings);

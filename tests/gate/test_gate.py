@@ -290,17 +290,12 @@ def test_aligned_findings_and_duplicates_across_lines_of_one_document(tmp_path: 
 
 def test_tiny_language_model_reports_fluency(tmp_path: Path) -> None:
     pytest.importorskip("torch")
-    from mtcheck.lm.scorer import Scorer
-    from mtcheck.lm.testing import tiny_model
+    from mtcheck.lm.backbone import Backbone
+    from mtcheck.lm.testing import tiny_detector, tiny_model
     from mtcheck.pipeline import Checker
-    from mtcheck.rules.fluency import FluencyModel, Thresholds as FluencyThresholds
 
-    fitted = FluencyThresholds(
-        model="tiny", word_mean=0.0, word_std=4.0, window_bits=1e9, verify_margin_bits=1e9,
-        deletion_penalty_bits=0.0, sentence_flag_z=1e9, sentence_quantiles=[-2.0, -1.0, 0.0, 1.0, 2.0],
-    )
     config = Config(lm=True)
-    checker = Checker(config, fluency=FluencyModel(Scorer(tiny_model()), fitted))
+    checker = Checker(config, fluency=tiny_detector(Backbone(tiny_model())))
     path = write_jsonl(tmp_path / "c.jsonl", [{"doc": "a", "text": t} for t in CLEAN[:2]] + [{"doc": "b", "text": CLEAN[2]}])
     from mtcheck.corpus import FieldNames
 

@@ -17,10 +17,10 @@ def tiny_lm() -> LoadedModel:
 
 
 @pytest.fixture()
-def tiny_scorer(tiny_lm):
-    from mtcheck.lm.scorer import Scorer
+def tiny_backbone(tiny_lm):
+    from mtcheck.lm.backbone import Backbone
 
-    return Scorer(tiny_lm)
+    return Backbone(tiny_lm)
 
 
 @pytest.fixture(scope="session")
@@ -42,7 +42,7 @@ def packaged_cache(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def packaged_scorer(packaged_cache):
-    from mtcheck.lm.scorer import Scorer
+def packaged_backbone(packaged_cache):
+    from mtcheck.lm.backbone import Backbone
 
-    return Scorer(packaged_cache["loaded"])
+    return Backbone(packaged_cache["loaded"])

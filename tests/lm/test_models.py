@@ -43,8 +43,8 @@ def fake_gguf(tmp_path, monkeypatch):
 
 def test_importing_the_package_does_not_import_torch() -> None:
     code = (
-        "import sys, mtcheck.lm, mtcheck.lm.models, mtcheck.lm.scorer, mtcheck.lm.testing\n"
-        "from mtcheck.lm import Scorer, load_model, ModelNotFoundError\n"
+        "import sys, mtcheck.lm, mtcheck.lm.models, mtcheck.lm.backbone, mtcheck.lm.engine, mtcheck.lm.testing\n"
+        "from mtcheck.lm import Backbone, load_model, ModelNotFoundError\n"
         "heavy = [m for m in ('torch', 'transformers') if m in sys.modules]\n"
         "assert not heavy, heavy\n"
     )

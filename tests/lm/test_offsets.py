@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mtcheck.lm.scorer import clean_offsets
+from mtcheck.lm.backbone import clean_offsets
 from mtcheck.lm.testing import assert_valid_spans
 
 TEXTS = [
@@ -57,24 +57,24 @@ def test_out_of_range_offsets_are_clamped() -> None:
 
 
 @pytest.mark.parametrize("text", TEXTS)
-def test_tokenizer_spans_follow_the_conventions(tiny_scorer, text: str) -> None:
-    [(ids, starts, ends)] = tiny_scorer.tokenize([text])
+def test_tokenizer_spans_follow_the_conventions(tiny_backbone, text: str) -> None:
+    [(ids, starts, ends)] = tiny_backbone.tokenize([text])
     assert len(ids) == len(starts)
     check_spans(text, starts, ends)
 
 
-def test_whole_character_tokens_decode_to_their_surface(tiny_scorer) -> None:
+def test_whole_character_tokens_decode_to_their_surface(tiny_backbone) -> None:
     text = "Students planted trees, the coach said: \"We are happy.\""
-    [(ids, starts, ends)] = tiny_scorer.tokenize([text])
+    [(ids, starts, ends)] = tiny_backbone.tokenize([text])
     pieces = []
     for token_id, start, end in zip(ids, starts, ends):
-        decoded = tiny_scorer.tokenizer.decode([token_id])
+        decoded = tiny_backbone.loaded.tokenizer.decode([token_id])
         surface = text[start:end]
         assert surface == (decoded if decoded.isspace() else decoded.lstrip())
         pieces.append(decoded)
     assert "".join(pieces) == text, "tokens in order must rebuild the text"
 
 
-def test_literal_special_token_text_is_not_a_control_token(tiny_scorer) -> None:
-    [(ids, _, _)] = tiny_scorer.tokenize(["say <|endoftext|> now"])
-    assert tiny_scorer.start_id not in ids
+def test_literal_special_token_text_is_not_a_control_token(tiny_backbone) -> None:
+    [(ids, _, _)] = tiny_backbone.tokenize(["say <|endoftext|> now"])
+    assert tiny_backbone.start_id not in ids

@@ -1,4 +1,4 @@
-"""The real packaged model on the fast path: same numbers as transformers, light and quick to load.
+"""The real packaged model on the fast path: same states as transformers, and a light load.
 
 Slow (uses the session's converted model); deselect with ``-m "not model"``.
 """
@@ -10,10 +10,9 @@ import os
 import subprocess
 import sys
 
-import numpy as np
 import pytest
 
-from mtcheck.lm.scorer import Scorer
+from mtcheck.lm.backbone import Backbone
 
 pytestmark = pytest.mark.model
 
@@ -25,32 +24,30 @@ PARAGRAPHS = [
     ),
     "Prices for fresh vegetables rose sharply at the market this spring, traders said.",
 ]
-CASES = [
-    ("Officials in the valley have not yet explained", [" why the bridge was closed.", " why bridge the closed was.", " the why bridge"]),
-    ("The harbour master said the ferries would", [" run again on Friday.", " runs again on Friday.", " run on again Friday."]),
-]
 
 
 def test_light_load_is_used_for_the_packaged_model(packaged_cache) -> None:
     loaded = packaged_cache["loaded"]
     assert loaded.weights is not None
-    assert Scorer(loaded).engine is not None
+    assert Backbone(loaded).engine is not None
 
 
 def test_engine_matches_transformers_on_the_real_model(packaged_cache) -> None:
+    import torch
+
     loaded = packaged_cache["loaded"]
-    fast, slow = Scorer(loaded), Scorer(loaded, engine="transformers")
-    for a, b in zip(fast.score(PARAGRAPHS), slow.score(PARAGRAPHS)):
-        assert np.array_equal(a.token_ids, b.token_ids)
-        assert np.abs(a.logprobs - b.logprobs).max() < 1e-3
-        assert np.abs(a.entropy - b.entropy).max() < 1e-3
-    for prefix, candidates in CASES:
-        np.testing.assert_allclose(
-            fast.continuation_logprob(prefix, candidates), slow.continuation_logprob(prefix, candidates), atol=2e-3
-        )
+    backbone = Backbone(loaded)
+    model = loaded.model  # transformers' own model, built from the same cache
+    for ids, _, _ in backbone.tokenize(PARAGRAPHS):
+        row = [backbone.start_id, *ids]
+        with torch.no_grad():
+            want = model(torch.tensor([row]), output_hidden_states=True).hidden_states
+        for depth in (1, 12, 20):
+            got = backbone.engine.states([row], depth)
+            assert (got - want[depth][0]).abs().max() < 1e-3
 
 
-def test_cached_load_is_fast_and_never_imports_transformers(packaged_cache) -> None:
+def test_cached_load_never_imports_transformers(packaged_cache) -> None:
     code = (
         "import json, sys, time\n"
         "import torch\n"
@@ -65,4 +62,3 @@ def test_cached_load_is_fast_and_never_imports_transformers(packaged_cache) -> N
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True, env=env)
     result = json.loads(out.stdout.strip().splitlines()[-1])
     assert result["light"] and not result["transformers"]
-    assert result["seconds"] < 1.0, result

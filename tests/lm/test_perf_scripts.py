@@ -25,8 +25,8 @@ def test_gpu_bench_smoke_mode_on_cpu(tmp_path, capsys) -> None:
     results = gpu_bench.main(["--device", "cpu", "--tiny", "--sequences", "5", "--repeats", "1", "--out", str(out)])
     assert results["numerics_ok"]
     assert results["numerics"]["float32_engine_vs_transformers_max"] < 1e-3
-    assert results["numerics"]["logprob_spread"] > 1  # the check compares peaked, non-trivial predictions
-    assert 0 < results["numerics"]["bf16_engine_vs_float32_mean"] < 0.5
+    assert results["numerics"]["state_scale"] > 1  # the check compares large, non-trivial states
+    assert 0 < results["numerics"]["bf16_engine_vs_float32_mean"] < 0.1
     assert results["naive"]["tokens_per_s"] > 0 and results["mtcheck"]["tokens_per_s"] > 0
     assert json.loads(out.read_text())["tokens"] == results["tokens"]
     assert "| mtcheck engine |" in capsys.readouterr().out
@@ -58,11 +58,13 @@ def test_bench_inputs_are_deterministic() -> None:
 
 
 @pytest.mark.model
-def test_bench_warm_worker_times_and_replays_edit_verification(packaged_cache, monkeypatch) -> None:
+def test_bench_detector_and_naive_workers_agree(packaged_cache, monkeypatch, tmp_path) -> None:
     monkeypatch.setenv("MTCHECK_CACHE", str(packaged_cache["root"]))
     bench = load_script("bench")
-    result = bench.worker_warm({"repeats": 1})
-    assert result["continuation_calls"] > 0 and result["continuation_candidates"] >= result["continuation_calls"]
-    assert result["continuation"][0] > 0 and result["score"][0] > 0
-    assert len(result["sequential"]) == 1 and len(result["batched"]) == 1
-    assert result["findings"]
+    if not bench.NEWS.is_file():
+        pytest.skip("dev evaluation data not present")
+    ours = bench.worker_detector({"paragraphs": 3, "save": str(tmp_path / "a.npz")})
+    naive = bench.worker_naive({"paragraphs": 3, "save": str(tmp_path / "b.npz")})
+    assert ours["tokens"] == naive["tokens"] > 0
+    assert bench.agreement(str(tmp_path / "b.npz"), str(tmp_path / "a.npz")) < bench.TOLERANCE
+    assert 0 < ours["flop_per_token"] < bench.FLOP_LIMIT

@@ -13,12 +13,12 @@ import httpx
 import uvicorn
 
 from mtcheck.findings import Finding, SentenceScore, Severity
-from mtcheck.rules.fluency import FluencyResult
+from mtcheck.fluency.detector import FluencyResult
 from mtcheck.server import CheckService, create_app
 
 
 class FakeFluency:
-    """Stands in for FluencyModel: flags each document's first word, and records how many threads
+    """Stands in for the Detector: flags each document's first word, and records how many threads
     were inside ``analyse`` at once (the server must never let that exceed one)."""
 
     def __init__(self, delay: float = 0.0) -> None:
@@ -43,7 +43,7 @@ class FakeFluency:
                     findings.append(Finding("F001", "disfluent-span", Severity.WARNING, word.start, word.end,
                                             "The model finds this word unlikely here.", None, 0.1))
                 scores = [SentenceScore(s.start, s.end, 0.5) for s in doc.sentences]
-                results.append(FluencyResult(findings, scores, 0.5 if scores else None))
+                results.append(FluencyResult(findings, scores, 0.5 if scores else None, "awkward" if scores else None))
             return results
         finally:
             with self._count:

@@ -1,0 +1,94 @@
+"""Token rows and token→word alignment: the one place where text becomes what the network sees.
+
+A document is cut into *rows*: the sentences of one paragraph, grouped in order while they fit in
+``max_tokens`` tokens (a longer sentence is cut between words). Each row is tokenized on its own,
+after the backbone's start token, so a word is scored with the words of its own paragraph around it
+and never with another paragraph's. A word's score is read at its last token.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from mtcheck.document import Document, Word
+
+MAX_TOKENS = 256
+
+# text -> [(ids, starts, ends)] with character offsets into each text (mtcheck.lm.backbone.Backbone.tokenize)
+Tokenize = Callable[[Sequence[str]], list[tuple[list[int], np.ndarray, np.ndarray]]]
+
+
+@dataclass
+class Row:
+    """One sequence for the network: a start token, then the tokens of ``words``' text."""
+
+    ids: list[int]  # start token first
+    words: np.ndarray  # indices into Document.words of the words in this row, in order
+    last_token: np.ndarray  # per word, the position in ``ids`` of its last token
+
+
+def word_last_tokens(words: Sequence[Word], offset: int, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """For each word, the index of the last token overlapping it (tokens' offsets relative to ``offset``).
+
+    A word that no token overlaps (cannot happen with byte-level BPE) takes the token before it.
+    """
+    word_starts = np.array([w.start - offset for w in words], dtype=np.int64)
+    word_ends = np.array([w.end - offset for w in words], dtype=np.int64)
+    # the last token whose start lies before the word's end overlaps the word, or precedes it
+    last = np.searchsorted(starts, word_ends, side="left") - 1
+    return np.clip(last, 0, max(len(starts) - 1, 0))
+
+
+def rows(document: Document, tokenize: Tokenize, start_id: int, max_tokens: int = MAX_TOKENS) -> list[Row]:
+    """The rows of a document (see the module docstring), every word in exactly one row."""
+    all_words = document.words
+    index_of = {id(w): i for i, w in enumerate(all_words)}
+    pieces: list[list[Word]] = []
+    for paragraph in document.paragraphs:
+        sentences = [list(s.words) for s in paragraph.sentences if s.words]
+        if not sentences:
+            continue
+        counts = [len(t[0]) for t in tokenize([_text(document, s) for s in sentences])]
+        group: list[Word] = []
+        size = 0
+        for words, count in zip(sentences, counts):
+            if group and size + count > max_tokens:
+                pieces.append(group)
+                group, size = [], 0
+            group.extend(words)
+            size += count
+        if group:
+            pieces.append(group)
+    result: list[Row] = []
+    for piece in _fit(pieces, document, tokenize, max_tokens):
+        offset = piece[0].start
+        ids, starts, ends = tokenize([document.text[offset : piece[-1].end]])[0]
+        last = word_last_tokens(piece, offset, starts, ends) + 1  # after the start token
+        result.append(Row([start_id, *ids], np.array([index_of[id(w)] for w in piece]), last))
+    return result
+
+
+def _text(document: Document, words: Sequence[Word]) -> str:
+    return document.text[words[0].start : words[-1].end]
+
+
+def _fit(pieces: list[list[Word]], document: Document, tokenize: Tokenize, max_tokens: int) -> list[list[Word]]:
+    """Cut pieces whose tokens still exceed ``max_tokens`` (one very long sentence) between words."""
+    out = []
+    for piece in pieces:
+        ids, starts, ends = tokenize([_text(document, piece)])[0]
+        if len(ids) <= max_tokens:
+            out.append(piece)
+            continue
+        last = word_last_tokens(piece, piece[0].start, starts, ends)
+        begin = 0
+        while begin < len(piece):
+            base = last[begin - 1] + 1 if begin else 0
+            end = int(np.searchsorted(last, base + max_tokens, side="left"))
+            end = max(end, begin + 1)
+            out.append(piece[begin:end])
+            begin = end
+    return out

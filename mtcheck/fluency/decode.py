@@ -1,0 +1,139 @@
+"""From word probabilities to what the user sees: F001 spans, sentence and document fluency, F002.
+
+One scale everywhere:
+- a word's probability ``p`` of lying in an error span (the network's output);
+- a sentence's **fluency** = 1 − the mean of its three highest word probabilities (all of them
+  when it has fewer words): 1 reads fluently, 0 is garbled. Garbling spreads over several words,
+  so one odd word lowers a sentence less than a garbled clause does;
+- a document's fluency = the mean fluency of its least fluent quarter of sentences (at least
+  one), so it drops when any part of the text is garbled, however long the rest is;
+- words for the scale: below ``garbled`` a sentence is "garbled", below ``awkward`` "awkward",
+  else "fluent" (thresholds fitted on clean text, mtcheck.fluency.calibrate).
+
+F001: a run of neighbouring words of one sentence with ``p`` ≥ ``span_info``; warning when its
+highest ``p`` reaches ``span_warning``. F002: a sentence whose fluency is below ``awkward``
+(info) or ``garbled`` (warning) with no F001 warning inside it: the garbling is spread out.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from mtcheck.document import Document
+from mtcheck.findings import Finding, SentenceScore, Severity
+
+TOP_WORDS = 3
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    span_info: float
+    span_warning: float
+    awkward: float  # sentence fluency below this: "awkward" (F002 info)
+    garbled: float  # below this: "garbled" (F002 warning)
+
+    def to_dict(self) -> dict[str, float]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Thresholds:
+        return cls(**{k: float(data[k]) for k in ("span_info", "span_warning", "awkward", "garbled")})
+
+    def label(self, fluency: float) -> str:
+        """The word for a sentence or document fluency."""
+        return "garbled" if fluency < self.garbled else "awkward" if fluency < self.awkward else "fluent"
+
+
+def sentence_fluency(probabilities: Sequence[float] | np.ndarray) -> float:
+    values = np.sort(np.asarray(probabilities, dtype=np.float64))[::-1][:TOP_WORDS]
+    return 1.0 if values.size == 0 else float(1.0 - values.mean())
+
+
+def document_fluency(fluencies: Sequence[float]) -> float | None:
+    if not fluencies:
+        return None
+    worst = sorted(fluencies)[: max(1, math.ceil(len(fluencies) / 4))]
+    return float(sum(worst) / len(worst))
+
+
+@dataclass
+class Decoded:
+    spans: list[tuple[int, int, float]]  # (first word, last word, peak p) per F001 run, document word indices
+    sentences: list[SentenceScore]
+    fluency: float | None
+
+
+def sentence_words(document: Document) -> list[range]:
+    """Per sentence, the range of its words' indices in ``document.words``."""
+    ranges, cursor = [], 0
+    for sentence in document.sentences:
+        ranges.append(range(cursor, cursor + len(sentence.words)))
+        cursor += len(sentence.words)
+    return ranges
+
+
+def runs_at_least(probabilities: np.ndarray, words: range, floor: float) -> list[tuple[int, int, float]]:
+    """Maximal runs of consecutive words (of one sentence) with probability ≥ ``floor``."""
+    found, begin = [], None
+    for i in words:
+        if probabilities[i] >= floor:
+            begin = i if begin is None else begin
+            continue
+        if begin is not None:
+            found.append((begin, i - 1, float(probabilities[begin:i].max())))
+            begin = None
+    if begin is not None:
+        found.append((begin, words[-1], float(probabilities[begin : words[-1] + 1].max())))
+    return found
+
+
+def decode(document: Document, probabilities: np.ndarray, thresholds: Thresholds) -> Decoded:
+    spans: list[tuple[int, int, float]] = []
+    scores: list[SentenceScore] = []
+    for sentence, words in zip(document.sentences, sentence_words(document)):
+        spans.extend(runs_at_least(probabilities, words, thresholds.span_info))
+        fluency = sentence_fluency(probabilities[words.start : words.stop])
+        scores.append(SentenceScore(sentence.start, sentence.end, round(fluency, 4)))
+    return Decoded(spans, scores, _rounded(document_fluency([s.fluency for s in scores])))
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 4)
+
+
+def findings(document: Document, decoded: Decoded, thresholds: Thresholds, spans: bool = True) -> list[Finding]:
+    words = document.words
+    found: list[Finding] = []
+    warned: set[int] = set()
+    if spans:
+        for first, last, peak in decoded.spans:
+            severity = Severity.WARNING if peak >= thresholds.span_warning else Severity.INFO
+            start, end = words[first].start, words[last].end
+            if severity is Severity.WARNING:
+                warned.add(start)
+            found.append(
+                Finding(
+                    "F001", "disfluent-span", severity, start, end,
+                    f"“{document.text[start:end]}” reads like garbled translation: reread it against the source.",
+                    score=round(peak, 4),
+                )
+            )
+    for sentence, score in zip(document.sentences, decoded.sentences):
+        fluency = score.fluency if score.fluency is not None else 1.0
+        if fluency >= thresholds.awkward or any(sentence.start <= s < sentence.end for s in warned):
+            continue
+        label = thresholds.label(fluency)
+        severity = Severity.WARNING if label == "garbled" else Severity.INFO
+        found.append(
+            Finding(
+                "F002", "disfluent-sentence", severity, sentence.start, sentence.end,
+                f"This sentence reads as {label}: rewrite it or check it against the source.",
+                score=fluency,
+            )
+        )
+    return found
+

@@ -1,0 +1,109 @@
+"""The learned fluency detector at check time: documents in, F001/F002 findings and fluency out.
+
+One pass per batch of documents: rows (mtcheck.fluency.align) → the frozen backbone's first
+``depth`` layers (LlamaEngine) → the trained network (mtcheck.fluency.network) → each word's
+probability of lying in an error span → mtcheck.fluency.decode.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from mtcheck.document import Document
+from mtcheck.findings import Finding, SentenceScore
+from mtcheck.fluency import decode
+from mtcheck.fluency.align import Row, rows
+from mtcheck.fluency.states import run_backbone
+from mtcheck.fluency.weights import DetectorWeights, DetectorWeightsError, for_backbone
+
+NET_BATCH_TOKENS = 8192  # padded tokens per network pass
+
+
+@dataclass
+class FluencyResult:
+    findings: list[Finding]
+    sentences: list[SentenceScore]
+    fluency: float | None
+    label: str | None  # "garbled", "awkward" or "fluent" for the document
+
+
+class Detector:
+    """A backbone (mtcheck.lm.backbone.Backbone) and the detector weights trained for it."""
+
+    def __init__(self, backbone, weights: DetectorWeights, thresholds: decode.Thresholds | None = None) -> None:
+        self.backbone = backbone
+        self.weights = weights
+        self.thresholds = thresholds or weights.thresholds
+        self.net = weights.network().to(backbone.device)
+
+    @classmethod
+    def from_config(cls, config) -> Detector:
+        from mtcheck.lm.models import load_model
+        from mtcheck.lm.backbone import Backbone
+
+        backbone = Backbone(load_model(config.model, gguf_file=config.gguf_file, device=config.device))
+        loaded = for_backbone(backbone.identity, config.weights)
+        thresholds = load_thresholds(config.thresholds) if config.thresholds else None
+        return cls(backbone, loaded, thresholds)
+
+    @property
+    def identity(self) -> str:
+        return self.backbone.identity
+
+    def probabilities(self, documents: Sequence[Document]) -> list[np.ndarray]:
+        """Per document, each word's probability of lying in an error span."""
+        import torch
+
+        owners: list[int] = []
+        all_rows: list[Row] = []
+        for index, document in enumerate(documents):
+            for row in rows(document, self.backbone.tokenize, self.backbone.start_id):
+                owners.append(index)
+                all_rows.append(row)
+        result = [np.zeros(len(d.words)) for d in documents]
+        if not all_rows:
+            return result
+        with self.backbone.threads:
+            states = run_backbone(self.backbone.engine, all_rows, self.weights.shape.depth)
+            order = sorted(range(len(all_rows)), key=lambda i: len(all_rows[i].ids))
+            begin = 0
+            while begin < len(order):
+                end = begin + 1
+                while end < len(order) and len(all_rows[order[end]].ids) * (end - begin + 1) <= NET_BATCH_TOKENS:
+                    end += 1
+                group = order[begin:end]
+                lengths = torch.tensor([len(all_rows[i].ids) for i in group])
+                padded = torch.zeros(len(group), int(lengths.max()), states[group[0]].shape[1])
+                for slot, i in enumerate(group):
+                    padded[slot, : lengths[slot]] = states[i]
+                with torch.inference_mode():
+                    probs = torch.sigmoid(self.net(padded.to(self.backbone.device), lengths)).float().cpu().numpy()
+                for slot, i in enumerate(group):
+                    row = all_rows[i]
+                    result[owners[i]][row.words] = probs[slot, row.last_token]
+                begin = end
+        return result
+
+    def analyse(self, documents: Sequence[Document], ctx=None, spans: bool = True) -> list[FluencyResult]:
+        out = []
+        for document, probs in zip(documents, self.probabilities(documents)):
+            decoded = decode.decode(document, probs, self.thresholds)
+            found = decode.findings(document, decoded, self.thresholds, spans=spans)
+            label = None if decoded.fluency is None else self.thresholds.label(decoded.fluency)
+            out.append(FluencyResult(found, decoded.sentences, decoded.fluency, label))
+        return out
+
+
+def load_thresholds(path: Path) -> decode.Thresholds:
+    """Thresholds written by ``mtcheck calibrate`` (JSON with the four fields of decode.Thresholds)."""
+    import json
+
+    try:
+        return decode.Thresholds.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise DetectorWeightsError(f"cannot read thresholds {path}: {exc}") from None
+

@@ -1,0 +1,88 @@
+"""The frozen half of the detector: the backbone's first ``depth`` layers, run once per row.
+
+Training runs them once per text and keeps the states on disk (float16, by content hash), so
+epochs, restarts and threshold refits only run the small trainable network.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from mtcheck.fluency.align import Row
+
+FLAT_TOKENS = 4096  # tokens per backbone pass: large matrix products, activations in the tens of MB
+
+
+def run_backbone(engine, rows: Sequence[Row], depth: int, progress: Callable[[int], None] | None = None) -> list:
+    """Per row, the [tokens, hidden] float32 tensor of states after ``depth`` layers (no gradients)."""
+    import torch
+
+    out: list = [None] * len(rows)
+    order = sorted(range(len(rows)), key=lambda i: len(rows[i].ids))
+    batch: list[int] = []
+    size = 0
+
+    def flush() -> None:
+        nonlocal batch, size
+        if not batch:
+            return
+        with torch.inference_mode():
+            flat = engine.states([rows[i].ids for i in batch], depth)
+        cursor = 0
+        for i in batch:
+            n = len(rows[i].ids)
+            out[i] = flat[cursor : cursor + n].float().clone()
+            cursor += n
+        if progress is not None:
+            progress(len(batch))
+        batch, size = [], 0
+
+    for i in order:
+        if batch and size + len(rows[i].ids) > FLAT_TOKENS:
+            flush()
+        batch.append(i)
+        size += len(rows[i].ids)
+    flush()
+    return out
+
+
+def cache_dir() -> Path:
+    explicit = os.environ.get("MTCHECK_TRAIN_CACHE")
+    if explicit:
+        return Path(explicit)
+    from mtcheck.lm.models import cache_root
+
+    return cache_root() / "train-states"
+
+
+class StateCache:
+    """Backbone states of rows on disk, float16, one file per chunk of rows (by content hash)."""
+
+    def __init__(self, folder: Path, identity: str, depth: int) -> None:
+        self.folder = folder
+        self.tag = f"{identity}|{depth}"
+        folder.mkdir(parents=True, exist_ok=True)
+
+    def _path(self, rows: Sequence[Row]) -> Path:
+        digest = hashlib.sha1(self.tag.encode())
+        for row in rows:
+            digest.update(np.asarray(row.ids, dtype=np.int32).tobytes())
+            digest.update(b"|")
+        return self.folder / f"{digest.hexdigest()}.npz"
+
+    def load_or_run(self, engine, rows: Sequence[Row], depth: int) -> list[np.ndarray]:
+        path = self._path(rows)
+        if path.exists():
+            with np.load(path) as stored:
+                flat, lengths = stored["states"], stored["lengths"]
+            return np.split(flat, np.cumsum(lengths)[:-1])
+        states = [s.numpy().astype(np.float16) for s in run_backbone(engine, rows, depth)]
+        tmp = path.with_suffix(".tmp.npz")
+        np.savez(tmp, states=np.concatenate(states), lengths=np.array([len(s) for s in states]))
+        tmp.replace(path)  # a chunk is either whole on disk or absent: extraction resumes cleanly
+        return states

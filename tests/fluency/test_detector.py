@@ -1,0 +1,62 @@
+"""The detector at check time, on the tiny random-weight backbone: plumbing, offsets, the same
+number everywhere, and a clear error for a backbone without weights."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from mtcheck.config import Config
+from mtcheck.document import Document
+
+TEXTS = [
+    "The mayor said the plan was ready. Work starts in May.\n\nCritics disagree.",
+    "One line per segment here.\nAnd a second segment.\nA third one, with “quotes” and 12 numbers.",
+    "",
+]
+
+
+def test_every_word_gets_a_probability_and_findings_point_into_the_text(tiny_detector) -> None:
+    documents = [Document.parse(t) for t in TEXTS]
+    probabilities = tiny_detector.probabilities(documents)
+    for document, probs in zip(documents, probabilities):
+        assert probs.shape == (len(document.words),)
+        assert np.all((probs > 0) & (probs < 1))
+    for document, result in zip(documents, tiny_detector.analyse(documents)):
+        assert len(result.sentences) == len(document.sentences)
+        for finding in result.findings:
+            assert 0 <= finding.start < finding.end <= len(document.text)
+            assert finding.code in ("F001", "F002")
+
+
+def test_a_document_scores_the_same_alone_or_in_a_batch(tiny_detector) -> None:
+    documents = [Document.parse(t) for t in TEXTS]
+    together = tiny_detector.probabilities(documents)
+    for document, probs in zip(documents, together):
+        alone = tiny_detector.probabilities([document])[0]
+        assert np.allclose(alone, probs, atol=1e-5)
+
+
+def test_report_fluency_is_the_detector_number(tiny_detector) -> None:
+    from mtcheck.pipeline import Checker
+
+    report = Checker(Config(), fluency=tiny_detector).check(TEXTS[0])
+    doc = report.documents[0]
+    result = tiny_detector.analyse([Document.parse(TEXTS[0])])[0]
+    assert doc.fluency == result.fluency and doc.fluency_label == result.label
+    assert [s.fluency for s in doc.sentences] == [s.fluency for s in result.sentences]
+    assert doc.to_dict()["fluency_label"] in ("fluent", "awkward", "garbled")
+
+
+def test_a_model_without_weights_is_one_clear_error(tmp_path) -> None:
+    from click.testing import CliRunner
+
+    from mtcheck.cli import main
+
+    pytest.importorskip("torch")
+    sample = tmp_path / "a.txt"
+    sample.write_text("Some text.", encoding="utf-8")
+    result = CliRunner().invoke(main, ["check", str(sample), "--weights", str(tmp_path / "none.safetensors")])
+    assert result.exit_code == 2
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert lines[-1].startswith("mtcheck: error: no detector weights") and "mtcheck train" in lines[-1]
