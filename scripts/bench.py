@@ -366,7 +366,7 @@ def markdown(results: dict[str, Any]) -> str:
     t, s = results["tokens_per_s"], results["sample"]
     rows = [
         ("detector tokens/s: mtcheck / naive baseline", f"{t['mtcheck']:.0f} / {t['naive']:.0f} ({t['speedup']:.2f}x)"),
-        ("max |Δp| per word against the baseline", f"{t['max_abs_probability_difference']:.1e} (tolerance {TOLERANCE:g})"),
+        ("max \\|Δp\\| per word against the baseline", f"{t['max_abs_probability_difference']:.1e} (tolerance {TOLERANCE:g})"),
         ("FLOP per scored token", f"{results['flop_per_token']['detector'] / 1e6:.1f} M ({100 * results['flop_per_token']['share_of_limit']:.0f}% of the limit)"),
         ("sample: cold process (wall, peak RSS)", f"{s['cold_seconds']:.2f} s, {s['cold_peak_rss_mb']:.0f} MB"),
         ("sample: warm check (median)", f"{s['warm_seconds'] * 1000:.0f} ms"),

@@ -21,7 +21,7 @@ from mtcheck.findings import Severity
 # Flags per 100 clean sentences: warnings are what fails a CI gate, so they get little of the
 # tool's budget of 1 (the heuristic rules need the rest); info flags are hints for an editor.
 BUDGETS = {"span_warning": 0.2, "span_info": 2.0, "garbled": 0.1, "awkward": 1.0}
-FLOORS = {"span_warning": 0.5, "span_info": 0.3, "garbled": 0.05, "awkward": 0.1}
+FLOORS = {"span_warning": 0.5, "span_info": 0.3}
 INFO_CAP = 5.0  # F001 hints (any severity) per 100 clean sentences, at most, whatever F1 would gain
 
 
@@ -65,8 +65,8 @@ def fit(documents: Sequence[tuple[str, Document]], probabilities: Sequence[np.nd
                 if not any(sentence.start <= s < sentence.end for s in warned):
                     fluencies.append(score.fluency)
         ascending = sorted(fluencies)  # worst first
-        awkward.append(_below(ascending, allowed["awkward"], FLOORS["awkward"]))
-        garbled.append(_below(ascending, allowed["garbled"], FLOORS["garbled"]))
+        awkward.append(_below(ascending, allowed["awkward"]))
+        garbled.append(_below(ascending, allowed["garbled"]))
     thresholds = Thresholds(span_info, span_warning, awkward=min(awkward), garbled=min(min(garbled), min(awkward)))
     return thresholds, rates(documents, probabilities, thresholds)
 
@@ -104,11 +104,11 @@ def best_span_info(
     return max(best, FLOORS["span_info"]), table
 
 
-def _below(ascending: Sequence[float], allowed: int, floor: float) -> float:
+def _below(ascending: Sequence[float], allowed: int) -> float:
     """The threshold t (flag when fluency < t) letting at most ``allowed`` of the values below it."""
     if allowed >= len(ascending):
         return 1.0
-    return max(floor, ascending[allowed])
+    return ascending[allowed]
 
 
 def rates(documents: Sequence[tuple[str, Document]], probabilities: Sequence[np.ndarray], thresholds: Thresholds) -> dict:

@@ -2,9 +2,11 @@
 
 One scale everywhere:
 - a word's probability ``p`` of lying in an error span (the network's output);
-- a sentence's **fluency** = 1 − the mean of its three highest word probabilities (all of them
-  when it has fewer words): 1 reads fluently, 0 is garbled. Garbling spreads over several words,
-  so one odd word lowers a sentence less than a garbled clause does;
+- a sentence's **fluency** = the product over its words of (1 − p): the detector's probability
+  that no word of the sentence lies in an error span (words taken as independent): 1 reads
+  fluently, 0 is garbled. Chosen on dev over the highest word probability and the mean of the top
+  three (sentence AUROC, error-free vs Major, on the validation TED and Bio-MQM outputs: 0.667 and
+  0.779 against 0.620 and 0.757 for the top three; docs/detector.md);
 - a document's fluency = the mean fluency of its least fluent quarter of sentences (at least
   one), so it drops when any part of the text is garbled, however long the rest is;
 - words for the scale: below ``garbled`` a sentence is "garbled", below ``awkward`` "awkward",
@@ -26,9 +28,6 @@ import numpy as np
 from mtcheck.document import Document
 from mtcheck.findings import Finding, SentenceScore, Severity
 
-TOP_WORDS = 3
-
-
 @dataclass(frozen=True)
 class Thresholds:
     span_info: float
@@ -49,8 +48,7 @@ class Thresholds:
 
 
 def sentence_fluency(probabilities: Sequence[float] | np.ndarray) -> float:
-    values = np.sort(np.asarray(probabilities, dtype=np.float64))[::-1][:TOP_WORDS]
-    return 1.0 if values.size == 0 else float(1.0 - values.mean())
+    return float(np.prod(1.0 - np.asarray(probabilities, dtype=np.float64)))
 
 
 def document_fluency(fluencies: Sequence[float]) -> float | None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import random
+import sys
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -29,12 +30,12 @@ from mtcheck.fluency.states import StateCache, cache_dir
 
 @dataclass(frozen=True)
 class Settings:
-    depth: int = 13
-    top: int = 1
+    depth: int = 12
+    top: int = 2
     gru: int = 128
-    epochs: int = 3
+    epochs: int = 4
     batch_tokens: int = 6144
-    lr_top: float = 3e-5
+    lr_top: float = 5e-5
     lr_head: float = 1e-3
     seed: int = data.SEED
     bio_limit: int | None = None
@@ -42,7 +43,7 @@ class Settings:
     corrupt_rounds: int = data.CORRUPT_ROUNDS
     positive_weight: float = 1.0
     minor_weight: float = 1.0  # loss weight of words inside Minor-severity MQM errors only (0: left out)
-    corrupt_mt: int = 1  # also corrupt the unmarked training MT outputs (1) or not (0)
+    corrupt_mt: int = 0  # also corrupt the unmarked training MT outputs (1) or not (0): docs/detector.md
 
 
 @dataclass
@@ -220,8 +221,9 @@ def train(settings: Settings, backbone, examples: Sequence[data.Example], out: P
 
 
 def _resumable(settings: dict) -> dict:
-    """What a checkpoint must share with a run to continue it: everything but the number of epochs."""
-    return {k: v for k, v in settings.items() if k != "epochs"}
+    """What a checkpoint must share with a run to continue it: everything but the number of epochs
+    (a setting added since the checkpoint was written counts at its default)."""
+    return {k: v for k, v in {**asdict(Settings()), **settings}.items() if k != "epochs"}
 
 
 def _epoch(net, optimiser, items: Sequence[Item], train_items: Sequence[int], settings: Settings, epoch: int) -> float:
@@ -291,8 +293,27 @@ def parse_args(argv: Sequence[str] | None = None, prog: str | None = None) -> ar
     parser.add_argument("--fresh", action="store_true", help="ignore an existing checkpoint")
     for name, value in asdict(defaults).items():
         kind = float if isinstance(value, float) else int
-        parser.add_argument(f"--{name.replace('_', '-')}", type=kind, default=value)
+        parser.add_argument(f"--{name.replace('_', '-')}", type=kind, default=value,
+                            help=f"{SETTING_HELP[name]} (default {value})")
     return parser.parse_args(argv)
+
+
+SETTING_HELP = {
+    "depth": "frozen backbone layers run before the network",
+    "top": "backbone layers after those, fine-tuned",
+    "gru": "GRU units per direction",
+    "epochs": "passes over the training rows (a later run with more epochs continues a checkpoint)",
+    "batch_tokens": "padded tokens per training batch",
+    "lr_top": "learning rate of the fine-tuned layers",
+    "lr_head": "learning rate of the GRU and the head",
+    "seed": "seed of every random choice",
+    "bio_limit": "Bio-MQM outputs used (a fixed subsample; default all)",
+    "ted_limit": "TED MQM outputs used (a fixed subsample; default all)",
+    "corrupt_rounds": "synthetic corruption rounds of the clean training documents",
+    "positive_weight": "loss weight of garbled words",
+    "minor_weight": "loss weight of words inside Minor-severity MQM errors only (0 leaves them out)",
+    "corrupt_mt": "1: also corrupt the training MT outputs no rater marked",
+}
 
 
 def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
@@ -301,9 +322,15 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
     from mtcheck.lm.models import load_model
     from mtcheck.lm.backbone import Backbone
 
-    backbone = Backbone(load_model(args.model, device=args.device))
-    examples = data.all_examples(settings.bio_limit, settings.ted_limit, settings.corrupt_rounds, bool(settings.corrupt_mt))
-    train(settings, backbone, examples, args.out, args.work, resume=not args.fresh)
+    from mtcheck.errors import MtcheckError
+
+    try:
+        backbone = Backbone(load_model(args.model, device=args.device))
+        examples = data.all_examples(settings.bio_limit, settings.ted_limit, settings.corrupt_rounds, bool(settings.corrupt_mt))
+        train(settings, backbone, examples, args.out, args.work, resume=not args.fresh)
+    except (OSError, MtcheckError) as exc:
+        print(f"mtcheck train: error: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 

@@ -60,26 +60,13 @@ def save(path: Path, net, identity: str, thresholds: Thresholds, training: dict[
     tmp.replace(path)
 
 
-def with_thresholds(path: Path, thresholds: Thresholds, out: Path) -> None:
-    """A copy of the weights file at ``path`` with other thresholds (what ``mtcheck calibrate`` writes)."""
-    from safetensors.torch import save_file
-
-    loaded = read(path)
-    metadata = {"format": FORMAT, "identity": loaded.identity, "shape": json.dumps(loaded.shape.to_dict()),
-                "thresholds": json.dumps(thresholds.to_dict()), "training": json.dumps(loaded.training)}
-    tmp = out.with_name(out.name + ".tmp")
-    save_file(loaded.tensors, str(tmp), metadata=metadata)
-    tmp.replace(out)
-
-
 def packaged_path() -> Path:
     return Path(str(resources.files("mtcheck.data").joinpath(PACKAGED)))
 
 
 def read(path: Path) -> DetectorWeights:
-    from safetensors import SafetensorError
+    from safetensors import SafetensorError, safe_open
     from safetensors.torch import load_file
-    from safetensors import safe_open
 
     try:
         with safe_open(str(path), framework="pt") as handle:

@@ -15,8 +15,8 @@ from mtcheck.rules.base import Rule, register
 class DisfluentSpan(Rule):
     """Catches words the learned detector finds garbled, as one span per run of neighbouring words.
 
-    Bad: ``The plan was by the government been rejected it yesterday.``
-    Good: ``The government rejected the plan yesterday.``
+    Bad: ``Of the meeting the in happened was what it not clear to reporters yet.``
+    Good: ``It is not yet clear to reporters what happened at the meeting.``
     """
 
     code = "F001"
@@ -30,8 +30,8 @@ class DisfluentSpan(Rule):
 class DisfluentSentence(Rule):
     """Catches a sentence garbled throughout, where no single span stands out.
 
-    Bad: ``Of the meeting the in happened was what it not clear to reporters yet.``
-    Good: ``It is not yet clear to reporters what happened at the meeting.``
+    Bad: ``Farmers hope rain the arrive will before harvest of the.``
+    Good: ``Farmers hope the rain will arrive before the harvest.``
     """
 
     code = "F002"

@@ -16,10 +16,11 @@ def _probs(doc: Document, high: dict[str, float]) -> np.ndarray:
     return np.array([high.get(w.text, 0.01) for w in doc.words])
 
 
-def test_sentence_fluency_uses_the_top_three_words() -> None:
+def test_sentence_fluency_is_the_chance_that_no_word_is_wrong() -> None:
     assert sentence_fluency([]) == 1.0
     assert sentence_fluency([0.9, 0.0, 0.0, 0.0]) > sentence_fluency([0.9, 0.9, 0.9, 0.0])
-    assert abs(sentence_fluency([0.3, 0.6, 0.9, 0.0]) - 0.4) < 1e-9
+    assert abs(sentence_fluency([0.5, 0.5, 0.0]) - 0.25) < 1e-9
+    assert sentence_fluency([0.01] * 5) > sentence_fluency([0.01] * 50)  # more words, more chances to err
 
 
 def test_document_fluency_drops_when_one_sentence_is_garbled() -> None:

@@ -73,3 +73,16 @@ def test_states_are_cached_on_disk(tiny_backbone, settings, tmp_path, monkeypatc
     monkeypatch.setenv("MTCHECK_TRAIN_CACHE", str(tmp_path / "states"))
     train(replace(settings, epochs=1), tiny_backbone, _examples(), tmp_path / "a.safetensors", tmp_path / "w", log=lambda m: None)
     assert list((tmp_path / "states").glob("*.npz"))
+
+
+def test_missing_dev_data_is_one_clear_line(monkeypatch, tmp_path, capsys) -> None:
+    from mtcheck.fluency import train as training
+    from mtcheck.lm import models
+    from mtcheck.lm.testing import tiny_model
+
+    monkeypatch.setattr(models, "load_model", lambda *args, **kwargs: tiny_model())
+    monkeypatch.setattr("mtcheck.evaldata.EVAL_DIR", tmp_path / "absent")
+    assert training.main(["--work", str(tmp_path / "w"), "--out", str(tmp_path / "d.safetensors")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("mtcheck train: error:") and "absent" in err[0]
+    assert not (tmp_path / "d.safetensors").exists()

@@ -66,18 +66,18 @@ def test_probabilities_do_not_depend_on_the_batch(detector) -> None:
 
 
 def test_clean_dev_news_stays_within_budget_in_both_layouts(detector) -> None:
-    """A few hundred clean dev segments, laid out as paragraphs and one segment per line: at most one
-    warning per 100 segments from all rules together (the full figure: scripts/evaluate.py)."""
+    """The clean dev news (1,000 segments), laid out as paragraphs and one segment per line: at most
+    one warning per 100 segments from all rules together, and the detector within its own 0.3
+    (the full figures, holdout included: scripts/evaluate.py)."""
     from mtcheck import evaldata
 
     path = evaldata.EVAL_DIR / "dev" / "newstest2021.en.src.jsonl"
     if not path.is_file():
         pytest.skip("dev evaluation data not present")
-    segments = evaldata.segment_counts(path)
+    count = sum(evaldata.segment_counts(path).values())
     for layout in ("paragraphs", "lines"):
-        documents = evaldata.clean_news_documents(path, layout=layout)[:20]
-        count = sum(segments[doc_id] for _, doc_id in documents)
-        assert count >= 250
-        report = _checker(detector).check_many(documents)
+        report = _checker(detector).check_many(evaldata.clean_news_documents(path, layout=layout))
         warnings = [f for f in report.findings if f.severity >= Severity.WARNING]
-        assert 100 * len(warnings) / count <= 1.0, (layout, count, [(f.code, f.message) for f in warnings])
+        fluency = [f for f in warnings if f.code.startswith("F")]
+        assert 100 * len(warnings) / count <= 1.0, (layout, [(f.code, f.message) for f in warnings])
+        assert 100 * len(fluency) / count <= 0.3, (layout, [f.message for f in fluency])
