@@ -366,7 +366,7 @@ def convert_gguf(gguf: Path, target: Path) -> Path:
     _clean_stale_tmp(target.parent, target.name)
     tmp = target.parent / f".tmp-{target.name}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     what = "the packaged model" if gguf.name == DEFAULT_GGUF else gguf.name
-    print(f"mtcheck: converting {what} to a local cache (one time, ~20 s)…", file=sys.stderr, flush=True)
+    print(f"mtcheck: converting {what} to a local cache (one time, usually under a minute)…", file=sys.stderr, flush=True)
     try:
         with _quiet(capture_stderr=True):
             model, tokenizer = read_gguf(gguf)
