@@ -26,7 +26,8 @@ from typing import Any
 
 from mtcheck.findings import DocumentReport, Finding, SentenceScore, Severity
 
-CACHE_SCHEMA = 2  # 2: the learned detector (fluency_label; weights in the model identity)
+LABELS = (None, "garbled", "awkward", "fluent")
+CACHE_SCHEMA = 3  # 2-3: the learned detector (fluency labels; detector weights in the model identity)
 HASHED_FILE_LIMIT = 4 * 1024 * 1024
 # Modules that only read, render or gate results: editing them must not invalidate the cache.
 OUTPUT_SIDE = ("formats", "commands", "cli.py", "corpus.py", "gate.py", "metrics.py", "__main__.py")
@@ -51,7 +52,7 @@ class CheckResult:
                 [f.code, f.slug, int(f.severity), f.start, f.end, f.message, f.suggestion, f.score]
                 for f in self.findings
             ],
-            "sentences": [[s.start, s.end, s.fluency] for s in self.sentences],
+            "sentences": [[s.start, s.end, s.fluency, s.label] for s in self.sentences],
             "fluency": self.fluency,
             "fluency_label": self.fluency_label,
         }
@@ -62,7 +63,7 @@ class CheckResult:
         if not isinstance(payload, dict) or set(payload) != {"findings", "sentences", "fluency", "fluency_label"}:
             raise ValueError("payload keys")
         label = payload["fluency_label"]
-        if label not in (None, "garbled", "awkward", "fluent"):
+        if label not in LABELS:
             raise ValueError("fluency label")
         findings = []
         for item in payload["findings"]:
@@ -74,9 +75,11 @@ class CheckResult:
                 raise ValueError("suggestion")
             findings.append(Finding(code, slug, Severity(severity), start, end, message, suggestion, _number(score)))
         sentences = []
-        for start, end, fluency in payload["sentences"]:
+        for start, end, fluency, sentence_label in payload["sentences"]:
             _check_span(start, end, text_length)
-            sentences.append(SentenceScore(start, end, _number(fluency)))
+            if sentence_label not in LABELS:
+                raise ValueError("sentence label")
+            sentences.append(SentenceScore(start, end, _number(fluency), label=sentence_label))
         return cls(findings, sentences, _number(payload["fluency"]), label)
 
 

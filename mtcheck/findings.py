@@ -55,6 +55,7 @@ class SentenceScore:
     end: int
     fluency: float | None = None  # the learned detector's sentence fluency, 0 (garbled) to 1 (fluent)
     z: None = None  # schema version 1 keeps the key; the learned detector has no z (always null)
+    label: str | None = None  # "garbled", "awkward" or "fluent"
 
 
 @dataclass
@@ -101,6 +102,7 @@ class DocumentReport:
                     "end": s.end,
                     "fluency": None if s.fluency is None else round(s.fluency, 4),
                     "z": None,
+                    "label": s.label,
                 }
                 for s in self.sentences
             ],

@@ -388,7 +388,7 @@ def anchored_report(run: GateRun) -> Report:
             per_segment[id(document.segments[index])][1].append(_moved(finding, start, end))
         for score in result.sentences:
             index, start, end = document.locate(score.start, score.end)
-            per_segment[id(document.segments[index])][2].append(SentenceScore(start, end, score.fluency))
+            per_segment[id(document.segments[index])][2].append(SentenceScore(start, end, score.fluency, label=score.label))
 
     for segment, findings, sentences in per_segment.values():
         file_text = run.corpus.files[segment.file]
@@ -402,7 +402,7 @@ def anchored_report(run: GateRun) -> Report:
         spans = []
         for s in sentences:
             start, end = next(mapped), next(mapped)
-            parts.sentences.append(SentenceScore(start, end, s.fluency))
+            parts.sentences.append(SentenceScore(start, end, s.fluency, label=s.label))
             spans.append((start, end))
         parts.paragraphs.append((next(mapped), next(mapped), spans))
 

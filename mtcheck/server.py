@@ -167,6 +167,7 @@ class SentenceOut(BaseModel):
     start: int
     end: int
     fluency: float | None
+    label: str | None = Field(default=None, description="garbled, awkward or fluent (null without the language model).")
 
 
 class DocumentOut(BaseModel):

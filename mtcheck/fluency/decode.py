@@ -95,7 +95,7 @@ def decode(document: Document, probabilities: np.ndarray, thresholds: Thresholds
     for sentence, words in zip(document.sentences, sentence_words(document)):
         spans.extend(runs_at_least(probabilities, words, thresholds.span_info))
         fluency = sentence_fluency(probabilities[words.start : words.stop])
-        scores.append(SentenceScore(sentence.start, sentence.end, round(fluency, 4)))
+        scores.append(SentenceScore(sentence.start, sentence.end, round(fluency, 4), label=thresholds.label(fluency)))
     return Decoded(spans, scores, _rounded(document_fluency([s.fluency for s in scores])))
 
 

@@ -135,11 +135,17 @@ def _close(interval: Interval, out: list[str]) -> None:
     out.append(interval.close_tag)
 
 
+LABEL_SHADE = {"fluent": 0.0, "awkward": 0.6, "garbled": 1.0}
+
+
 def _shades(doc: DocumentReport) -> dict[tuple[int, int], tuple[float, float]]:
-    """(fluency, how low it is in 0..1) per scored sentence; raw scores outside 0..1 are rescaled."""
+    """(fluency, how strongly to shade it in 0..1) per scored sentence: by its label when it has one
+    (fluent sentences stay unshaded), else by the raw score (rescaled when outside 0..1)."""
     scored = [(s.start, s.end, s.fluency) for s in doc.sentences if s.fluency is not None]
     if not scored:
         return {}
+    if all(s.label in LABEL_SHADE for s in doc.sentences if s.fluency is not None):
+        return {(s.start, s.end): (s.fluency, LABEL_SHADE[s.label]) for s in doc.sentences if s.fluency is not None}
     values = [f for _, _, f in scored]
     low, high = min(values), max(values)
     if 0.0 <= low and high <= 1.0:

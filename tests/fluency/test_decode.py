@@ -54,3 +54,14 @@ def test_spread_out_garbling_gives_f002_with_a_word_for_it() -> None:
     found = findings(doc, decode(doc, probs, THRESHOLDS), THRESHOLDS, spans=False)
     assert [(f.code, f.severity) for f in found] == [("F002", Severity.WARNING)]
     assert "garbled" in found[0].message and THRESHOLDS.label(0.5) == "awkward" and THRESHOLDS.label(0.9) == "fluent"
+
+
+def test_sentences_carry_their_label_and_only_unfluent_ones_are_shaded() -> None:
+    from mtcheck.findings import DocumentReport
+    from mtcheck.formats.html_report import _shades
+
+    doc = Document.parse(TEXT)
+    decoded = decode(doc, _probs(doc, {"by": 0.9, "closed": 0.85, "it": 0.5}), THRESHOLDS)
+    assert [s.label for s in decoded.sentences] == ["fluent", "garbled", "fluent"]
+    shades = _shades(DocumentReport(doc, [], decoded.sentences, decoded.fluency))
+    assert [shade for _, shade in sorted(shades.values(), key=lambda v: -v[0])] == [0.0, 0.0, 1.0]
