@@ -60,3 +60,22 @@ def test_a_model_without_weights_is_one_clear_error(tmp_path) -> None:
     assert result.exit_code == 2
     lines = [line for line in result.output.splitlines() if line.strip()]
     assert lines[-1].startswith("mtcheck: error: no detector weights") and "mtcheck train" in lines[-1]
+
+
+def test_another_model_without_weights_is_one_clear_line_not_a_fallback(tmp_path) -> None:
+    from click.testing import CliRunner
+
+    from mtcheck.cli import main
+    from mtcheck.lm.testing import tiny_model
+
+    loaded = tiny_model()
+    folder = tmp_path / "tiny-llama"
+    loaded.model.save_pretrained(folder)
+    loaded.tokenizer.save_pretrained(folder)
+    sample = tmp_path / "a.txt"
+    sample.write_text("Some text to check.", encoding="utf-8")
+    result = CliRunner().invoke(main, ["check", str(sample), "--model", str(folder)])
+    assert result.exit_code == 2, result.output
+    last = [line for line in result.output.splitlines() if line.strip()][-1]
+    assert last.startswith("mtcheck: error: the detector weights") and "mtcheck train --model" in last
+    assert "Traceback" not in result.output
