@@ -39,13 +39,13 @@ def main() -> None:
             began = time.perf_counter()
             meta = train(settings, backbone, examples, Path(work) / "d.safetensors", Path(work), resume=False, log=lambda m: None)
         best = max(meta["history"], key=lambda h: h["selection"])
-        rows.append({"depth": depth, "top": top, "seconds": round(time.perf_counter() - began), **best})
+        rows.append({"depth": depth, "top": top, **best, "total_seconds": round(time.perf_counter() - began)})
         print(json.dumps(rows[-1]), flush=True)
-    print("| frozen depth | fine-tuned layers | selection | ted-val | bio-val | corrupt-val | best epoch | seconds |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("| frozen depth | fine-tuned layers | selection | ted-val | bio-val | corrupt-val | best epoch | epoch seconds | total seconds |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         print(f"| {r['depth']} | {r['top']} | {r['selection']} | {r.get('ted-val')} | {r.get('bio-val')} | "
-              f"{r.get('corrupt-val')} | {r['epoch']} | {r['seconds']} |")
+              f"{r.get('corrupt-val')} | {r['epoch']} | {r['seconds']} | {r['total_seconds']} |")
 
 
 if __name__ == "__main__":
