@@ -108,13 +108,14 @@ def score(net: Any, states: list[Any], device: str, batch: int = 64) -> list[Any
     """The detector network's per-token probabilities over padded batches of states."""
     import torch
 
+    from mtcheck.fluency.network import padded
+
     out = []
     for begin in range(0, len(states), batch):
         chunk = states[begin : begin + batch]
-        lengths = torch.tensor([len(s) for s in chunk])
-        padded = torch.nn.utils.rnn.pad_sequence([s.float() for s in chunk], batch_first=True)
+        rows, lengths = padded(chunk)
         with torch.inference_mode():
-            probs = torch.sigmoid(net(padded.to(device), lengths))
+            probs = torch.sigmoid(net(rows.to(device), lengths))
         out.extend(probs[row, : len(s)].cpu() for row, s in enumerate(chunk))
     return out
 

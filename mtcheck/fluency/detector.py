@@ -17,6 +17,7 @@ from mtcheck.document import Document
 from mtcheck.findings import Finding, SentenceScore
 from mtcheck.fluency import decode
 from mtcheck.fluency.align import Row, rows
+from mtcheck.fluency.network import length_groups, padded
 from mtcheck.fluency.states import run_backbone
 from mtcheck.fluency.weights import DetectorWeights, DetectorWeightsError, for_backbone
 
@@ -67,25 +68,17 @@ class Detector:
         result = [np.zeros(len(d.words)) for d in documents]
         if not all_rows:
             return result
+        lengths = [len(row.ids) for row in all_rows]
+        order = sorted(range(len(all_rows)), key=lengths.__getitem__)
         with self.backbone.threads:
             states = run_backbone(self.backbone.engine, all_rows, self.weights.shape.depth)
-            order = sorted(range(len(all_rows)), key=lambda i: len(all_rows[i].ids))
-            begin = 0
-            while begin < len(order):
-                end = begin + 1
-                while end < len(order) and len(all_rows[order[end]].ids) * (end - begin + 1) <= NET_BATCH_TOKENS:
-                    end += 1
-                group = order[begin:end]
-                lengths = torch.tensor([len(all_rows[i].ids) for i in group])
-                padded = torch.zeros(len(group), int(lengths.max()), states[group[0]].shape[1])
-                for slot, i in enumerate(group):
-                    padded[slot, : lengths[slot]] = states[i]
+            for group in length_groups(order, lengths, NET_BATCH_TOKENS):
+                batch, batch_lengths = padded([states[i] for i in group])
                 with torch.inference_mode():
-                    probs = torch.sigmoid(self.net(padded.to(self.backbone.device), lengths)).float().cpu().numpy()
+                    probs = torch.sigmoid(self.net(batch.to(self.backbone.device), batch_lengths)).float().cpu().numpy()
                 for slot, i in enumerate(group):
                     row = all_rows[i]
                     result[owners[i]][row.words] = probs[slot, row.last_token]
-                begin = end
         return result
 
     def analyse(self, documents: Sequence[Document], ctx=None, spans: bool = True) -> list[FluencyResult]:

@@ -10,6 +10,7 @@ its last token's.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -120,6 +121,27 @@ class DetectorNet(nn.Module):
         both, _ = self.gru(packed)
         both, _ = nn.utils.rnn.pad_packed_sequence(both, batch_first=True, total_length=length)
         return self.head(torch.cat((x, both), dim=-1)).squeeze(-1)
+
+
+def padded(states: Sequence[Any]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Rows of states ([tokens, hidden] tensors or arrays) as one float32 batch padded at the end, and their lengths."""
+    rows = [torch.as_tensor(s).float() for s in states]
+    return nn.utils.rnn.pad_sequence(rows, batch_first=True), torch.tensor([len(r) for r in rows])
+
+
+def length_groups(order: Sequence[int], lengths: Sequence[int], padded_tokens: int) -> list[list[int]]:
+    """``order`` (row indices by ascending length) cut into consecutive groups whose padded size,
+    rows x longest row, stays within ``padded_tokens`` (a longer row makes a group alone)."""
+    groups: list[list[int]] = []
+    group: list[int] = []
+    for i in order:
+        if group and lengths[i] * (len(group) + 1) > padded_tokens:
+            groups.append(group)
+            group = []
+        group.append(i)
+    if group:
+        groups.append(group)
+    return groups
 
 
 def shape_for(engine: Any, depth: int, top: int, gru: int) -> Shape:

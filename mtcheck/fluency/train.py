@@ -80,17 +80,11 @@ def prepare(backbone, examples: Sequence[data.Example], depth: int, progress=Non
 
 def batches(items: Sequence[Item], batch_tokens: int, rng: random.Random) -> list[list[int]]:
     """Groups of rows of similar length, about ``batch_tokens`` padded tokens each, in random order."""
-    order = sorted(range(len(items)), key=lambda i: (len(items[i].states), rng.random()))
-    groups, group, longest = [], [], 0
-    for i in order:
-        n = len(items[i].states)
-        if group and max(longest, n) * (len(group) + 1) > batch_tokens:
-            groups.append(group)
-            group, longest = [], 0
-        group.append(i)
-        longest = max(longest, n)
-    if group:
-        groups.append(group)
+    from mtcheck.fluency.network import length_groups
+
+    lengths = [len(item.states) for item in items]
+    order = sorted(range(len(items)), key=lambda i: (lengths[i], rng.random()))
+    groups = length_groups(order, lengths, batch_tokens)
     rng.shuffle(groups)
     return groups
 
@@ -99,11 +93,9 @@ def word_logits(net, items: Sequence[Item], group: Sequence[int]):
     """The network's logit of every word of the rows in ``group`` (concatenated) and their labels."""
     import torch
 
-    lengths = torch.tensor([len(items[i].states) for i in group])
-    padded = torch.zeros(len(group), int(lengths.max()), items[group[0]].states.shape[1])
-    for row, i in enumerate(group):
-        padded[row, : lengths[row]] = torch.from_numpy(items[i].states.astype(np.float32))
-    logits = net(padded, lengths)
+    from mtcheck.fluency.network import padded
+
+    logits = net(*padded([items[i].states for i in group]))
     rows = torch.cat([torch.full((len(items[i].last_token),), r) for r, i in enumerate(group)])
     columns = torch.from_numpy(np.concatenate([items[i].last_token for i in group])).long()
     labels = torch.from_numpy(np.concatenate([items[i].labels for i in group]).astype(np.int64))
@@ -203,12 +195,13 @@ def train(settings: Settings, backbone, examples: Sequence[data.Example], out: P
     if best is not None:
         net.load_state_dict(best["state"])
     calib = [it for it in items if examples[it.example].part == "clean-calib"]
-    clean_docs, clean_probs = _documents(examples, calib), _doc_probs(examples, calib, probabilities(net, calib))
+    _, clean_docs, clean_probs = _per_document(examples, calib, probabilities(net, calib))
     mqm = [it for it in eval_items if examples[it.example].ratings is not None]
     span_info, f1_table = None, {}
     if mqm:
-        golds = [mqm_gold(e.ratings, len(e.text), 1) for e in (examples[i] for i in _firsts(mqm))]
-        texts = [(d, p, g) for (_, d), p, g in zip(_documents(examples, mqm), _doc_probs(examples, mqm, probabilities(net, mqm)), golds)]
+        indices, documents, probs = _per_document(examples, mqm, probabilities(net, mqm))
+        golds = [mqm_gold(examples[i].ratings, len(examples[i].text), 1) for i in indices]
+        texts = [(d, p, g) for (_, d), p, g in zip(documents, probs, golds)]
         span_info, f1_table = calibrate.best_span_info(texts, clean_docs, clean_probs)
         log(f"span_info {span_info} by dev char F1: {f1_table}")
     thresholds, clean_rates = calibrate.fit(clean_docs, clean_probs, span_info=span_info)
@@ -258,29 +251,21 @@ def _counts(examples: Sequence[data.Example]) -> list[tuple[str, int]]:
     return sorted(counts.items())
 
 
-def _firsts(items: Sequence[Item]) -> list[int]:
-    """The example index of each distinct example, in the order its rows first appear."""
-    return list(dict.fromkeys(it.example for it in items))
-
-
-def _documents(examples: Sequence[data.Example], items: Sequence[Item]) -> list[tuple[str, Document]]:
-    """(layout key, document) per calib example, each once, in the order its rows first appear."""
-    seen: dict[int, tuple[str, Document]] = {}
-    for it in items:
-        if it.example not in seen:
-            text = examples[it.example].text
-            seen[it.example] = ("lines" if "\n\n" not in text and "\n" in text else "paragraphs", Document.parse(text))
-    return list(seen.values())
-
-
-def _doc_probs(examples: Sequence[data.Example], items: Sequence[Item], probs: Sequence[np.ndarray]) -> list[np.ndarray]:
-    """Per calib example (same order as _documents), every word's probability."""
+def _per_document(
+    examples: Sequence[data.Example], items: Sequence[Item], probs: Sequence[np.ndarray]
+) -> tuple[list[int], list[tuple[str, Document]], list[np.ndarray]]:
+    """Per distinct example of ``items`` (in the order its rows first appear): its index, (layout
+    key, parsed document), and every word's probability gathered from its rows."""
+    documents: dict[int, tuple[str, Document]] = {}
     per: dict[int, np.ndarray] = {}
     for it, p in zip(items, probs):
-        if it.example not in per:
-            per[it.example] = np.zeros(len(Document.parse(examples[it.example].text).words))
+        if it.example not in documents:
+            text = examples[it.example].text
+            document = Document.parse(text)
+            documents[it.example] = ("lines" if "\n\n" not in text and "\n" in text else "paragraphs", document)
+            per[it.example] = np.zeros(len(document.words))
         per[it.example][it.words] = p
-    return list(per.values())
+    return list(documents), list(documents.values()), list(per.values())
 
 
 def parse_args(argv: Sequence[str] | None = None, prog: str | None = None) -> argparse.Namespace:
