@@ -15,8 +15,8 @@ import numpy as np
 
 from mtcheck.document import Document
 from mtcheck.evaluation import PRF, Gold, char_prf
-from mtcheck.fluency.decode import Thresholds, decode, findings, runs_at_least, sentence_words
 from mtcheck.findings import Severity
+from mtcheck.fluency.decode import Thresholds, decode, findings, runs_at_least, sentence_words, without_span_warning
 
 # Flags per 100 clean sentences: warnings are what fails a CI gate, so they get little of the
 # tool's budget of 1 (the heuristic rules need the rest); info flags are hints for an editor.
@@ -32,38 +32,36 @@ def _at_least(descending: Sequence[float], allowed: int, floor: float) -> float:
     return max(floor, math.nextafter(descending[allowed], math.inf))
 
 
+def _by_layout(documents: Sequence[tuple[str, Document]], probabilities: Sequence[np.ndarray]):
+    """Per layout key, in sorted order: its (document, probabilities) pairs and their sentence count."""
+    for key in sorted({k for k, _ in documents}):
+        chosen = [(d, p) for (k, d), p in zip(documents, probabilities) if k == key]
+        yield key, chosen, sum(len(d.sentences) for d, _ in chosen)
+
+
+def _span_peaks(chosen: Sequence[tuple[Document, np.ndarray]], floor: float) -> list[float]:
+    """The highest word probability of each F001 run at ``floor``, highest first (at 0 a sentence is one run)."""
+    return sorted((peak for d, p in chosen for w in sentence_words(d) for *_, peak in runs_at_least(p, w, floor)), reverse=True)
+
+
 def fit(documents: Sequence[tuple[str, Document]], probabilities: Sequence[np.ndarray],
         budgets: dict[str, float] | None = None, span_info: float | None = None) -> tuple[Thresholds, dict]:
     """Thresholds that hold the budgets on each layout of ``documents`` (layout key, parsed document)."""
     budgets = {**BUDGETS, **(budgets or {})}
-    layouts = sorted({key for key, _ in documents})
-    info, warning, awkward, garbled = [] if span_info is None else [span_info], [], [], []
-    for key in layouts if span_info is None else ():
-        chosen = [(d, p) for (k, d), p in zip(documents, probabilities) if k == key]
-        sentences = sum(len(d.sentences) for d, _ in chosen)
-        allowed = {name: int(budget * sentences / 100) for name, budget in budgets.items()}
-        word_peaks = sorted((float(p[w].max()) for d, p in chosen for w in sentence_words(d) if len(w)), reverse=True)
-        info.append(_at_least(word_peaks, allowed["span_info"], FLOORS["span_info"]))
-    span_info = max(info)
-    for key in layouts:
-        chosen = [(d, p) for (k, d), p in zip(documents, probabilities) if k == key]
-        sentences = sum(len(d.sentences) for d, _ in chosen)
-        allowed = {name: int(budget * sentences / 100) for name, budget in budgets.items()}
-        peaks = sorted((peak for d, p in chosen for w in sentence_words(d) for *_, peak in runs_at_least(p, w, span_info)), reverse=True)
-        warning.append(_at_least(peaks, allowed["span_warning"], FLOORS["span_warning"]))
-    span_warning = max(max(warning), span_info)
-    for key in layouts:
-        chosen = [(d, p) for (k, d), p in zip(documents, probabilities) if k == key]
-        sentences = sum(len(d.sentences) for d, _ in chosen)
-        allowed = {name: int(budget * sentences / 100) for name, budget in budgets.items()}
-        partial = Thresholds(span_info, span_warning, awkward=1.0, garbled=1.0)
+    layouts = [(chosen, {name: int(budget * sentences / 100) for name, budget in budgets.items()})
+               for _, chosen, sentences in _by_layout(documents, probabilities)]
+    if span_info is None:
+        span_info = max(_at_least(_span_peaks(chosen, 0.0), allowed["span_info"], FLOORS["span_info"])
+                        for chosen, allowed in layouts)
+    span_warning = max(span_info, *(_at_least(_span_peaks(chosen, span_info), allowed["span_warning"], FLOORS["span_warning"])
+                                    for chosen, allowed in layouts))
+    partial = Thresholds(span_info, span_warning, awkward=1.0, garbled=1.0)
+    awkward, garbled = [], []
+    for chosen, allowed in layouts:
         fluencies = []
         for d, p in chosen:
             decoded = decode(d, p, partial)
-            warned = {f.start for f in findings(d, decoded, partial) if f.code == "F001" and f.severity is Severity.WARNING}
-            for sentence, score in zip(d.sentences, decoded.sentences):
-                if not any(sentence.start <= s < sentence.end for s in warned):
-                    fluencies.append(score.fluency)
+            fluencies.extend(decoded.sentences[i].fluency for i in without_span_warning(d, decoded, partial))
         ascending = sorted(fluencies)  # worst first
         awkward.append(_below(ascending, allowed["awkward"]))
         garbled.append(_below(ascending, allowed["garbled"]))
@@ -74,9 +72,7 @@ def fit(documents: Sequence[tuple[str, Document]], probabilities: Sequence[np.nd
 def span_rate(documents: Sequence[tuple[str, Document]], probabilities: Sequence[np.ndarray], floor: float) -> float:
     """F001 spans per 100 sentences at ``floor``, on the worst layout."""
     worst = 0.0
-    for key in sorted({k for k, _ in documents}):
-        chosen = [(d, p) for (k, d), p in zip(documents, probabilities) if k == key]
-        sentences = sum(len(d.sentences) for d, _ in chosen)
+    for _, chosen, sentences in _by_layout(documents, probabilities):
         spans = sum(len(runs_at_least(p, w, floor)) for d, p in chosen for w in sentence_words(d))
         worst = max(worst, 100 * spans / max(1, sentences))
     return worst
@@ -114,9 +110,7 @@ def _below(ascending: Sequence[float], allowed: int) -> float:
 def rates(documents: Sequence[tuple[str, Document]], probabilities: Sequence[np.ndarray], thresholds: Thresholds) -> dict:
     """Flags per 100 sentences by layout and severity."""
     result = {}
-    for key in sorted({k for k, _ in documents}):
-        chosen = [(d, p) for (k, d), p in zip(documents, probabilities) if k == key]
-        sentences = sum(len(d.sentences) for d, _ in chosen)
+    for key, chosen, sentences in _by_layout(documents, probabilities):
         found = [f for d, p in chosen for f in findings(d, decode(d, p, thresholds), thresholds)]
         result[key] = {
             "sentences": sentences,

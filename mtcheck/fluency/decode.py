@@ -103,16 +103,19 @@ def _rounded(value: float | None) -> float | None:
     return None if value is None else round(value, 4)
 
 
+def without_span_warning(document: Document, decoded: Decoded, thresholds: Thresholds) -> list[int]:
+    """Indices of the sentences in which no F001 warning starts: F002 speaks only for those."""
+    warned = {document.words[first].start for first, _, peak in decoded.spans if peak >= thresholds.span_warning}
+    return [i for i, s in enumerate(document.sentences) if not any(s.start <= w < s.end for w in warned)]
+
+
 def findings(document: Document, decoded: Decoded, thresholds: Thresholds, spans: bool = True) -> list[Finding]:
     words = document.words
     found: list[Finding] = []
-    warned: set[int] = set()
     if spans:
         for first, last, peak in decoded.spans:
             severity = Severity.WARNING if peak >= thresholds.span_warning else Severity.INFO
             start, end = words[first].start, words[last].end
-            if severity is Severity.WARNING:
-                warned.add(start)
             found.append(
                 Finding(
                     "F001", "disfluent-span", severity, start, end,
@@ -120,9 +123,11 @@ def findings(document: Document, decoded: Decoded, thresholds: Thresholds, spans
                     score=round(peak, 4),
                 )
             )
-    for sentence, score in zip(document.sentences, decoded.sentences):
+    speaking = without_span_warning(document, decoded, thresholds) if spans else range(len(document.sentences))
+    for index in speaking:
+        sentence, score = document.sentences[index], decoded.sentences[index]
         fluency = score.fluency if score.fluency is not None else 1.0
-        if fluency >= thresholds.awkward or any(sentence.start <= s < sentence.end for s in warned):
+        if fluency >= thresholds.awkward:
             continue
         label = thresholds.label(fluency)
         severity = Severity.WARNING if label == "garbled" else Severity.INFO
