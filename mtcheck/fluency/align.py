@@ -30,12 +30,11 @@ class Row:
     last_token: np.ndarray  # per word, the position in ``ids`` of its last token
 
 
-def word_last_tokens(words: Sequence[Word], offset: int, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
-    """For each word, the index of the last token overlapping it (tokens' offsets relative to ``offset``).
+def word_last_tokens(words: Sequence[Word], offset: int, starts: np.ndarray) -> np.ndarray:
+    """For each word, the index of the last token overlapping it (token ``starts`` relative to ``offset``).
 
     A word that no token overlaps (cannot happen with byte-level BPE) takes the token before it.
     """
-    word_starts = np.array([w.start - offset for w in words], dtype=np.int64)
     word_ends = np.array([w.end - offset for w in words], dtype=np.int64)
     # the last token whose start lies before the word's end overlaps the word, or precedes it
     last = np.searchsorted(starts, word_ends, side="left") - 1
@@ -65,8 +64,8 @@ def rows(document: Document, tokenize: Tokenize, start_id: int, max_tokens: int 
     result: list[Row] = []
     for piece in _fit(pieces, document, tokenize, max_tokens):
         offset = piece[0].start
-        ids, starts, ends = tokenize([document.text[offset : piece[-1].end]])[0]
-        last = word_last_tokens(piece, offset, starts, ends) + 1  # after the start token
+        ids, starts, _ = tokenize([document.text[offset : piece[-1].end]])[0]
+        last = word_last_tokens(piece, offset, starts) + 1  # after the start token
         result.append(Row([start_id, *ids], np.array([index_of[id(w)] for w in piece]), last))
     return result
 
@@ -79,11 +78,11 @@ def _fit(pieces: list[list[Word]], document: Document, tokenize: Tokenize, max_t
     """Cut pieces whose tokens still exceed ``max_tokens`` (one very long sentence) between words."""
     out = []
     for piece in pieces:
-        ids, starts, ends = tokenize([_text(document, piece)])[0]
+        ids, starts, _ = tokenize([_text(document, piece)])[0]
         if len(ids) <= max_tokens:
             out.append(piece)
             continue
-        last = word_last_tokens(piece, piece[0].start, starts, ends)
+        last = word_last_tokens(piece, piece[0].start, starts)
         begin = 0
         while begin < len(piece):
             base = last[begin - 1] + 1 if begin else 0
