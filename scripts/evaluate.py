@@ -255,6 +255,10 @@ def measure_pairs(ctx: Context, split: str) -> dict[str, Any] | None:
 
 
 def clean_documents(ctx: Context, path: Path, domains: tuple[str, ...] | None, layout: str) -> list[tuple[str, str]]:
+    return ctx.memo(f"clean/{path.name}/{domains}/{layout}", lambda: _capped_documents(ctx, path, domains, layout))
+
+
+def _capped_documents(ctx: Context, path: Path, domains: tuple[str, ...] | None, layout: str) -> list[tuple[str, str]]:
     documents = evaldata.clean_news_documents(path, domains, layout)
     cap = ctx.caps["clean_sentences"]
     if cap is None:
@@ -296,13 +300,12 @@ def measure_fp(ctx: Context, split: str) -> dict[str, Any]:
     """Flag rates per clean set and layout; a set that mixes domains also gets a row per domain."""
     result = {}
     for name, path, domains in CLEAN_SETS[split]:
+        segments, domain_of = evaldata.segment_counts(path), evaldata.document_domains(path)
         for layout in LAYOUTS:
             reports = clean_reports(ctx, split, path, domains, layout)
             ids = [doc_id for _, doc_id in clean_documents(ctx, path, domains, layout)]
-            segments = evaldata.segment_counts(path)
             result[f"{name}, {layout}"] = fp_counts(reports, sum(segments[i] for i in ids))
             if domains and len(domains) > 1:
-                domain_of = evaldata.document_domains(path)
                 for domain in domains:
                     chosen = [(r, i) for r, i in zip(reports, ids) if domain_of[i] == domain]
                     result[f"{name}, {layout}: {domain} only"] = fp_counts([r for r, _ in chosen], sum(segments[i] for _, i in chosen))
