@@ -87,12 +87,13 @@ def naive_states(model: Any, sequences: list[list[int]], depth: int, device: str
     return out
 
 
-def engine_states(engine: Any, sequences: list[list[int]], depth: int, flat_tokens: int) -> list[Any]:
-    """mtcheck's path: flat rows of up to ``flat_tokens`` tokens per pass."""
+def engine_states(engine: Any, sequences: list[list[int]], depth: int, flat_tokens: int, surprisal: bool = False) -> list[Any]:
+    """mtcheck's path: flat rows of up to ``flat_tokens`` tokens per pass (the whole model and the
+    surprisal columns when ``surprisal``)."""
     out, batch, size = [], [], 0
     for sequence in sequences + [None]:
         if batch and (sequence is None or size + len(sequence) + 1 > flat_tokens):
-            flat = engine.states(batch, depth)
+            flat = engine.states(batch, depth, surprisal)
             cursor = 0
             for row in batch:
                 out.append(flat[cursor : cursor + len(row)])
@@ -150,10 +151,13 @@ def peak_memory(device: str) -> float | None:
     return None
 
 
-def network(engine: Any, depth: int, device: str) -> Any:
+def network(engine: Any, depth: int, device: str, features: bool = False) -> Any:
     from mtcheck.fluency.network import initialised, shape_for
+    from mtcheck.lm.engine import SURPRISAL_COLUMNS
 
-    return initialised(engine, shape_for(engine, depth, top=1, gru=128), seed=0).to(device).eval()
+    top = min(2, len(engine.layers) - depth)  # the shipped two trained layers (one on the tiny model)
+    shape = shape_for(engine, depth, top=top, gru=128, features=SURPRISAL_COLUMNS if features else 0)
+    return initialised(engine, shape, seed=0).to(device).eval()
 
 
 def numerics(config_values: dict[str, Any], depth: int, device: str) -> dict[str, float]:
@@ -178,6 +182,9 @@ def numerics(config_values: dict[str, Any], depth: int, device: str) -> dict[str
     }
 
 
+DTYPES = {"bf16": "bfloat16", "fp32": "float32"}
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
     import torch
 
@@ -191,26 +198,41 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     count = args.sequences or (12 if args.tiny else 512)
     sequences = random_sequences(count, 8 if args.tiny else 24, 64 if args.tiny else 256, config_values["vocab_size"])
     tokens = sum(len(s) + 1 for s in sequences)
-    dtype = torch.bfloat16
+    flats = args.flat_tokens or ([16384] if device.startswith("cuda") else [4096])
     results: dict[str, Any] = {
         "device": torch.cuda.get_device_name() if device.startswith("cuda") else "cpu",
         "config": "tiny" if args.tiny else "SmolLM2-135M (random weights)",
-        "depth": depth, "sequences": count, "tokens": tokens, "dtype": "bfloat16", "torch": torch.__version__,
+        "depth": depth, "sequences": count, "tokens": tokens, "torch": torch.__version__, "runs": [],
     }
-    model = build_model(config_values, device, dtype)
-    engine = LlamaEngine.from_model(model)
-    net = network(engine, depth, device)
-    flat = 16384 if device.startswith("cuda") else 4096
-    peak_memory(device)
-    seconds, _ = timed(lambda: score(net, naive_states(model, sequences, depth, device), device), device, args.repeats)
-    results["naive"] = {"tokens_per_s": tokens / seconds, "peak_mib": peak_memory(device)}
-    seconds, _ = timed(lambda: score(net, engine_states(engine, sequences, depth, flat), device), device, args.repeats)
-    results["mtcheck"] = {"tokens_per_s": tokens / seconds, "peak_mib": peak_memory(device), "flat_tokens": flat}
-    if args.compile:
-        compiled = LlamaEngine.from_model(model)
-        compiled.compile()
-        seconds, _ = timed(lambda: score(net, engine_states(compiled, sequences, depth, flat), device), device, args.repeats)
-        results["mtcheck_compiled"] = {"tokens_per_s": tokens / seconds, "peak_mib": peak_memory(device)}
+
+    def measure(dtype: str, path: str, flat: int | None, work: Any) -> dict[str, Any]:
+        peak_memory(device)
+        seconds, _ = timed(work, device, args.repeats)
+        row = {"dtype": dtype, "path": path, "flat_tokens": flat, "tokens_per_s": tokens / seconds, "peak_mib": peak_memory(device)}
+        results["runs"].append(row)
+        return row
+
+    for name in args.dtypes:
+        dtype = getattr(torch, DTYPES[name])
+        model = build_model(config_values, device, dtype)
+        engine = LlamaEngine.from_model(model)
+        net = network(engine, depth, device)
+        surprisal_net = network(engine, depth, device, features=True)
+        measure(name, "naive", None, lambda: score(net, naive_states(model, sequences, depth, device), device))
+        for flat in flats:
+            measure(name, "mtcheck", flat, lambda: score(net, engine_states(engine, sequences, depth, flat), device))
+        for flat in flats:
+            measure(name, "mtcheck+surprisal", flat,
+                    lambda: score(surprisal_net, engine_states(engine, sequences, depth, flat, surprisal=True), device))
+        if args.compile:
+            compiled = LlamaEngine.from_model(model)
+            compiled.compile()
+            measure(name, "mtcheck+compile", flats[-1],
+                    lambda: score(net, engine_states(compiled, sequences, depth, flats[-1]), device))
+    first = args.dtypes[0]
+    best = lambda path: max((r for r in results["runs"] if r["dtype"] == first and r["path"] == path),  # noqa: E731
+                            key=lambda r: r["tokens_per_s"])
+    results["naive"], results["mtcheck"] = best("naive"), best("mtcheck")
     results["speedup"] = results["mtcheck"]["tokens_per_s"] / results["naive"]["tokens_per_s"]
     results["numerics"] = numerics(config_values, depth, device)
     results["numerics_ok"] = results["numerics"]["float32_engine_vs_transformers_max"] <= TOLERANCE
@@ -221,22 +243,24 @@ def markdown(results: dict[str, Any]) -> str:
     lines = [
         (
             f"Device: {results['device']}, {results['config']}, {results['sequences']} sequences, "
-            f"{results['tokens']} tokens, {results['dtype']}, torch {results['torch']}."
+            f"{results['tokens']} tokens, torch {results['torch']}."
         ),
         "",
-        "| path | tokens/s | peak GPU memory (MiB) |",
-        "|---|---|---|",
+        "| precision | path | tokens per pass | tokens/s | peak GPU memory (MiB) |",
+        "|---|---|---|---|---|",
     ]
-    for key, label in (("naive", "naive (padded batches of 8, every layer)"), ("mtcheck", "mtcheck engine"),
-                       ("mtcheck_compiled", "mtcheck engine + torch.compile")):
-        if key in results:
-            memory = results[key]["peak_mib"]
-            lines.append(f"| {label} | {results[key]['tokens_per_s']:.0f} | {'' if memory is None else f'{memory:.0f}'} |")
+    labels = {"naive": "naive (padded batches of 8, every layer)", "mtcheck": "mtcheck engine",
+              "mtcheck+surprisal": "mtcheck engine, whole model + surprisal", "mtcheck+compile": "mtcheck engine + torch.compile"}
+    for row in results["runs"]:
+        memory = row["peak_mib"]
+        flat = "" if row["flat_tokens"] is None else str(row["flat_tokens"])
+        lines.append(f"| {row['dtype']} | {labels[row['path']]} | {flat} | {row['tokens_per_s']:.0f} | {'' if memory is None else f'{memory:.0f}'} |")
     n = results["numerics"]
     lines += [
         "",
         (
-            f"Speed-up {results['speedup']:.2f}x. Numerics: float32 engine vs transformers, max |Δ state| / scale "
+            f"Speed-up {results['speedup']:.2f}x ({results['runs'][0]['dtype']}, best batching). Numerics: float32 engine vs "
+            f"transformers, max |Δ state| / scale "
             f"{n['float32_engine_vs_transformers_max']:.1e} ({'ok' if results['numerics_ok'] else 'FAILED'}, "
             f"tolerance {TOLERANCE:.0e}); bfloat16 engine vs float32: mean {n['bf16_engine_vs_float32_mean']:.4f} of the scale."
         ),
@@ -251,6 +275,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--sequences", type=int, default=None, help="number of random paragraphs")
     parser.add_argument("--repeats", type=int, default=3, help="timed runs per path (best is kept)")
     parser.add_argument("--compile", action="store_true", help="also time the torch.compile'd engine")
+    parser.add_argument("--dtypes", type=lambda v: v.split(","), default=["bf16"], help="bf16 and/or fp32, comma-separated (default bf16)")
+    parser.add_argument("--flat-tokens", type=lambda v: [int(x) for x in v.split(",")], default=None,
+                        help="tokens per engine pass, comma-separated (default 16384 on CUDA, 4096 on the CPU)")
     parser.add_argument("--out", type=Path, default=None, help="write the JSON summary here")
     args = parser.parse_args(argv)
     results = run(args)

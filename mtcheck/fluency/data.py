@@ -16,12 +16,14 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 import numpy as np
 
 from mtcheck import evaldata
 from mtcheck.document import Document
+from mtcheck.errors import MtcheckError
 from mtcheck.evaluation import mqm_gold, runs
 from mtcheck.fluency import corrupt
 
@@ -166,6 +168,37 @@ def all_examples(bio_limit: int | None = None, ted_limit: int | None = None, cor
         *(corrupted_mt(mqm) if corrupt_mt else []),
         *clean_examples(),
     ]
+
+
+def write_examples(examples: Sequence[Example], path: str | Path) -> None:
+    """Examples as JSON Lines (gzip-compressed when ``path`` ends in .gz), so that a machine
+    without the dev data (a GPU box, say) can train on them: ``mtcheck train --examples``."""
+    import gzip
+    import json
+
+    opener = gzip.open if str(path).endswith(".gz") else open
+    with opener(path, "wt", encoding="utf-8") as handle:
+        for example in examples:
+            handle.write(json.dumps(asdict(example), ensure_ascii=False) + "\n")
+
+
+def read_examples(path: str | Path) -> list[Example]:
+    """Examples written by :func:`write_examples`."""
+    import gzip
+    import json
+
+    opener = gzip.open if str(path).endswith(".gz") else open
+    out = []
+    with opener(path, "rt", encoding="utf-8") as handle:
+        for number, line in enumerate(handle, 1):
+            try:
+                fields = json.loads(line)
+                for key in ("positive", "ignore", "minor"):
+                    fields[key] = [tuple(span) for span in fields.get(key, [])]
+                out.append(Example(**fields))
+            except (ValueError, TypeError) as exc:
+                raise MtcheckError(f"{path}, line {number}: not a training example ({exc})") from None
+    return out
 
 
 def word_labels(example: Example, document: Document) -> np.ndarray:

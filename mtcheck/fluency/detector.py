@@ -71,7 +71,7 @@ class Detector:
         lengths = [len(row.ids) for row in all_rows]
         order = sorted(range(len(all_rows)), key=lengths.__getitem__)
         with self.backbone.threads:
-            states = run_backbone(self.backbone.engine, all_rows, self.weights.shape.depth)
+            states = run_backbone(self.backbone.engine, all_rows, self.weights.shape.depth, self.weights.shape.features > 0)
             for group in length_groups(order, lengths, NET_BATCH_TOKENS):
                 batch, batch_lengths = padded([states[i] for i in group])
                 with torch.inference_mode():

@@ -2,7 +2,9 @@
 
 The frozen backbone runs its first ``depth`` layers (LlamaEngine, no vocabulary projection). The
 next ``top`` layers are copies of the backbone's own layers, initialised from its weights and
-fine-tuned. A causal layer's state at a token sees only what comes before it, so a small
+fine-tuned. With ``features``, each token also carries what the whole model made of it (its
+surprisal and the entropy of its prediction: mtcheck.lm.engine), which join the states after the
+top layers. A causal layer's state at a token sees only what comes before it, so a small
 bidirectional GRU gives every token both sides before a linear head scores it. A word's logit is
 its last token's.
 """
@@ -18,6 +20,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+FEATURE_SCALE = 0.1  # surprisal and entropy (nats, mostly 0-15) to the LayerNorm'd states' scale
+
 
 @dataclass(frozen=True)
 class Shape:
@@ -32,6 +36,7 @@ class Shape:
     depth: int  # frozen backbone layers run before the network
     top: int  # fine-tuned backbone layers
     gru: int  # GRU units per direction
+    features: int = 0  # columns after the hidden ones (mtcheck.lm.engine.SURPRISAL_COLUMNS, or 0)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -96,27 +101,30 @@ class DetectorNet(nn.Module):
         self.shape = shape
         self.layers = nn.ModuleList(_LlamaLayer(shape) for _ in range(shape.top))
         self.norm = nn.LayerNorm(shape.hidden)
-        self.gru = nn.GRU(shape.hidden, shape.gru, batch_first=True, bidirectional=True)
-        self.head = nn.Linear(shape.hidden + 2 * shape.gru, 1)
+        self.gru = nn.GRU(shape.hidden + shape.features, shape.gru, batch_first=True, bidirectional=True)
+        self.head = nn.Linear(shape.hidden + shape.features + 2 * shape.gru, 1)
         # The backbone's rotary frequencies (saved with the weights, copied from the engine).
         self.register_buffer("inv_freq", torch.zeros(shape.head_dim // 2))
 
     def _rope(self, length: int) -> tuple[torch.Tensor, torch.Tensor]:
-        freqs = torch.arange(length, dtype=torch.float)[:, None] * self.inv_freq[None, :]
+        freqs = torch.arange(length, dtype=torch.float, device=self.inv_freq.device)[:, None] * self.inv_freq[None, :]
         emb = torch.cat((freqs, freqs), dim=-1)
         return emb.cos()[None, :, None, :], emb.sin()[None, :, None, :]
 
     def forward(self, states: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        """``states`` [batch, length, hidden] (rows padded at the end), ``lengths`` [batch] → logits [batch, length]."""
+        """``states`` [batch, length, hidden + features] (rows padded at the end), ``lengths`` [batch] → logits [batch, length]."""
         batch, length, _ = states.shape
-        valid = torch.arange(length)[None, :] < lengths[:, None]
-        causal = torch.ones(length, length, dtype=torch.bool).tril()
+        device = states.device
+        valid = torch.arange(length, device=device)[None, :] < lengths.to(device)[:, None]
+        causal = torch.ones(length, length, dtype=torch.bool, device=device).tril()
         mask = (causal[None, :, :] & valid[:, None, :])[:, None, :, :]
         cos, sin = self._rope(length)
-        x = states.float()
+        x = states[..., : self.shape.hidden].float()
         for layer in self.layers:
             x = layer(x, cos, sin, mask)
         x = self.norm(x)
+        if self.shape.features:
+            x = torch.cat((x, states[..., self.shape.hidden :].float() * FEATURE_SCALE), dim=-1)
         packed = nn.utils.rnn.pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
         both, _ = self.gru(packed)
         both, _ = nn.utils.rnn.pad_packed_sequence(both, batch_first=True, total_length=length)
@@ -144,7 +152,7 @@ def length_groups(order: Sequence[int], lengths: Sequence[int], padded_tokens: i
     return groups
 
 
-def shape_for(engine: Any, depth: int, top: int, gru: int) -> Shape:
+def shape_for(engine: Any, depth: int, top: int, gru: int, features: int = 0) -> Shape:
     """The Shape of a detector over a LlamaEngine's backbone."""
     if depth + top > len(engine.layers):
         raise ValueError(f"depth {depth} + top {top} is more than the backbone's {len(engine.layers)} layers")
@@ -154,6 +162,7 @@ def shape_for(engine: Any, depth: int, top: int, gru: int) -> Shape:
     return Shape(
         hidden=engine.hidden_size, heads=engine.heads, kv_heads=engine.kv_heads, head_dim=engine.head_dim,
         intermediate=intermediate, eps=float(engine.layers[0][1]), depth=depth, top=top, gru=gru,
+        features=features,
     )
 
 

@@ -18,8 +18,11 @@ from mtcheck.fluency.align import Row
 FLAT_TOKENS = 4096  # tokens per backbone pass: large matrix products, activations in the tens of MB
 
 
-def run_backbone(engine, rows: Sequence[Row], depth: int, progress: Callable[[int], None] | None = None) -> list:
-    """Per row, the [tokens, hidden] float32 tensor of states after ``depth`` layers (no gradients)."""
+def run_backbone(
+    engine, rows: Sequence[Row], depth: int, surprisal: bool = False, progress: Callable[[int], None] | None = None
+) -> list:
+    """Per row, the [tokens, hidden] float32 tensor of states after ``depth`` layers (no gradients),
+    with the surprisal columns after them when ``surprisal`` (LlamaEngine.states)."""
     import torch
 
     out: list = [None] * len(rows)
@@ -32,7 +35,7 @@ def run_backbone(engine, rows: Sequence[Row], depth: int, progress: Callable[[in
         if not batch:
             return
         with torch.inference_mode():
-            flat = engine.states([rows[i].ids for i in batch], depth)
+            flat = engine.states([rows[i].ids for i in batch], depth, surprisal)
         cursor = 0
         for i in batch:
             n = len(rows[i].ids)
@@ -63,9 +66,10 @@ def cache_dir() -> Path:
 class StateCache:
     """Backbone states of rows on disk, float16, one file per chunk of rows (by content hash)."""
 
-    def __init__(self, folder: Path, identity: str, depth: int) -> None:
+    def __init__(self, folder: Path, identity: str, depth: int, surprisal: bool = False) -> None:
         self.folder = folder
-        self.tag = f"{identity}|{depth}"
+        self.surprisal = surprisal
+        self.tag = f"{identity}|{depth}" + ("|surprisal" if surprisal else "")
         folder.mkdir(parents=True, exist_ok=True)
 
     def _path(self, rows: Sequence[Row]) -> Path:
@@ -81,7 +85,7 @@ class StateCache:
             with np.load(path) as stored:
                 flat, lengths = stored["states"], stored["lengths"]
             return np.split(flat, np.cumsum(lengths)[:-1])
-        states = [s.numpy().astype(np.float16) for s in run_backbone(engine, rows, depth)]
+        states = [s.cpu().numpy().astype(np.float16) for s in run_backbone(engine, rows, depth, self.surprisal)]
         tmp = path.with_suffix(".tmp.npz")
         np.savez(tmp, states=np.concatenate(states), lengths=np.array([len(s) for s in states]))
         tmp.replace(path)  # a chunk is either whole on disk or absent: extraction resumes cleanly

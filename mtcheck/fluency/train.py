@@ -26,6 +26,7 @@ from mtcheck.evaluation import mqm_gold
 from mtcheck.fluency import calibrate, data
 from mtcheck.fluency.align import rows as make_rows
 from mtcheck.fluency.states import StateCache, cache_dir
+from mtcheck.lm.engine import SURPRISAL_COLUMNS
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,7 @@ class Settings:
     positive_weight: float = 1.0
     minor_weight: float = 1.0  # loss weight of words inside Minor-severity MQM errors only (0: left out)
     corrupt_mt: int = 0  # also corrupt the unmarked training MT outputs (1) or not (0): docs/detector.md
+    surprisal: int = 0  # give the network each token's surprisal under the whole model (1) or not (0)
 
 
 @dataclass
@@ -57,9 +59,9 @@ class Item:
     words: np.ndarray  # indices into the example document's words
 
 
-def prepare(backbone, examples: Sequence[data.Example], depth: int, progress=None) -> list[Item]:
+def prepare(backbone, examples: Sequence[data.Example], depth: int, surprisal: bool = False, progress=None) -> list[Item]:
     """Rows, labels and cached backbone states of every example."""
-    cache = StateCache(cache_dir(), backbone.identity, depth)
+    cache = StateCache(cache_dir(), backbone.identity, depth, surprisal)
     pending: list[tuple[int, object, np.ndarray]] = []
     for index, example in enumerate(examples):
         document = Document.parse(example.text)
@@ -90,15 +92,18 @@ def batches(items: Sequence[Item], batch_tokens: int, rng: random.Random) -> lis
 
 
 def word_logits(net, items: Sequence[Item], group: Sequence[int]):
-    """The network's logit of every word of the rows in ``group`` (concatenated) and their labels."""
+    """The network's logit of every word of the rows in ``group`` (concatenated) and their labels,
+    on the network's device."""
     import torch
 
     from mtcheck.fluency.network import padded
 
-    logits = net(*padded([items[i].states for i in group]))
-    rows = torch.cat([torch.full((len(items[i].last_token),), r) for r, i in enumerate(group)])
-    columns = torch.from_numpy(np.concatenate([items[i].last_token for i in group])).long()
-    labels = torch.from_numpy(np.concatenate([items[i].labels for i in group]).astype(np.int64))
+    device = net.inv_freq.device
+    states, lengths = padded([items[i].states for i in group])
+    logits = net(states.to(device), lengths)
+    rows = torch.cat([torch.full((len(items[i].last_token),), r) for r, i in enumerate(group)]).to(device)
+    columns = torch.from_numpy(np.concatenate([items[i].last_token for i in group])).long().to(device)
+    labels = torch.from_numpy(np.concatenate([items[i].labels for i in group]).astype(np.int64)).to(device)
     return logits[rows, columns], labels
 
 
@@ -111,7 +116,7 @@ def probabilities(net, items: Sequence[Item], batch_tokens: int = 16384) -> list
     with torch.inference_mode():
         for group in batches(items, batch_tokens, random.Random(0)):
             logits, _ = word_logits(net, items, group)
-            values = torch.sigmoid(logits).numpy()
+            values = torch.sigmoid(logits).float().cpu().numpy()
             cursor = 0
             for i in group:
                 n = len(items[i].last_token)
@@ -160,12 +165,14 @@ def train(settings: Settings, backbone, examples: Sequence[data.Example], out: P
     torch.manual_seed(settings.seed)
     log(f"examples: {len(examples)} ({', '.join(f'{p} {n}' for p, n in _counts(examples))})")
     with bar("backbone states", total=None) as advance:
-        items = prepare(backbone, examples, settings.depth, advance)
+        items = prepare(backbone, examples, settings.depth, bool(settings.surprisal), advance)
     train_items = [i for i, it in enumerate(items) if examples[it.example].split == "train"]
     eval_items = [it for it in items if examples[it.example].split == "val"]
     log(f"rows: {len(items)}; training rows {len(train_items)}, tokens {sum(len(items[i].states) for i in train_items)}")
 
-    net = initialised(backbone.engine, shape_for(backbone.engine, settings.depth, settings.top, settings.gru), settings.seed)
+    features = SURPRISAL_COLUMNS if settings.surprisal else 0
+    shape = shape_for(backbone.engine, settings.depth, settings.top, settings.gru, features)
+    net = initialised(backbone.engine, shape, settings.seed).to(backbone.device)
     top_params = [p for layer in net.layers for p in layer.parameters()]
     head_params = [p for name, p in net.named_parameters() if not name.startswith("layers.")]
     optimiser = torch.optim.AdamW(
@@ -175,7 +182,7 @@ def train(settings: Settings, backbone, examples: Sequence[data.Example], out: P
     checkpoint = work / "checkpoint.pt"
     start_epoch, best, history = 0, None, []
     if resume and checkpoint.exists():
-        saved = torch.load(checkpoint, weights_only=False)
+        saved = torch.load(checkpoint, weights_only=False, map_location=backbone.device)
         if _resumable(saved["settings"]) == _resumable(asdict(settings)) and saved["identity"] == backbone.identity:
             net.load_state_dict(saved["net"])
             optimiser.load_state_dict(saved["optimiser"])
@@ -276,6 +283,10 @@ def parse_args(argv: Sequence[str] | None = None, prog: str | None = None) -> ar
     parser.add_argument("--model", default=None, help="backbone (default: the packaged SmolLM2)")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--fresh", action="store_true", help="ignore an existing checkpoint")
+    parser.add_argument("--write-examples", type=Path, metavar="FILE",
+                        help="only build the training examples from the dev data and write them (JSONL, .gz allowed)")
+    parser.add_argument("--examples", type=Path, metavar="FILE",
+                        help="train on examples written by --write-examples (on a machine without the dev data)")
     for name, value in asdict(defaults).items():
         kind = float if isinstance(value, float) else int
         parser.add_argument(f"--{name.replace('_', '-')}", type=kind, default=value,
@@ -298,6 +309,7 @@ SETTING_HELP = {
     "positive_weight": "loss weight of garbled words",
     "minor_weight": "loss weight of words inside Minor-severity MQM errors only (0 leaves them out)",
     "corrupt_mt": "1: also corrupt the training MT outputs no rater marked",
+    "surprisal": "1: the network also reads each token's surprisal and prediction entropy (runs the whole model)",
 }
 
 
@@ -309,9 +321,19 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
 
     from mtcheck.errors import MtcheckError
 
+    import torch
+
     try:
-        backbone = Backbone(load_model(args.model, device=args.device))
-        examples = data.all_examples(settings.bio_limit, settings.ted_limit, settings.corrupt_rounds, bool(settings.corrupt_mt))
+        if args.examples:
+            examples = data.read_examples(args.examples)
+        else:
+            examples = data.all_examples(settings.bio_limit, settings.ted_limit, settings.corrupt_rounds, bool(settings.corrupt_mt))
+        if args.write_examples:
+            data.write_examples(examples, args.write_examples)
+            print(f"wrote {len(examples)} examples to {args.write_examples}")
+            return 0
+        # float32 on every device: the weights must fit the states they will see at check time (CPU, float32)
+        backbone = Backbone(load_model(args.model, device=args.device, dtype=torch.float32))
         train(settings, backbone, examples, args.out, args.work, resume=not args.fresh)
     except (OSError, MtcheckError) as exc:
         print(f"mtcheck train: error: {exc}", file=sys.stderr)

@@ -53,7 +53,7 @@ def save(path: Path, net, identity: str, thresholds: Thresholds, training: dict[
         "thresholds": json.dumps(thresholds.to_dict()),
         "training": json.dumps(training),
     }
-    tensors = {k: v.detach().contiguous().float() for k, v in net.state_dict().items()}
+    tensors = {k: v.detach().float().cpu().contiguous() for k, v in net.state_dict().items()}
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     save_file(tensors, str(tmp), metadata=metadata)

@@ -18,6 +18,10 @@ from mtcheck.lm.models import LMError
 
 # Attention pads rows of one bucket to its longest row: at most this many slots per real token.
 PAD_SLACK = 1.25
+# Tokens per vocabulary projection: [chunk, vocabulary] float32 logits stay near 100 MB.
+PROJECTION_CHUNK = 512
+# Per token, what the whole model thought of it: surprisal and the entropy of its prediction (nats).
+SURPRISAL_COLUMNS = 2
 
 
 def _rms_norm(x: Any, weight: Any, eps: float) -> Any:
@@ -91,6 +95,7 @@ class LlamaEngine:
         embed: Any,
         layers: list[tuple[Any, ...]],
         norm: tuple[Any, float],
+        lm_head: Any,
         inv_freq: Any,
         rope_factor: float,
         heads: int,
@@ -110,6 +115,7 @@ class LlamaEngine:
         self.device, self.dtype = embed.device, embed.dtype
         self.layers = layers
         self.norm_weight, self.norm_eps = norm
+        self.lm_head = lm_head
         self.inv_freq = inv_freq
         self.rope_factor = rope_factor
         self.heads, self.kv_heads, self.head_dim = heads, kv_heads, head_dim
@@ -189,6 +195,7 @@ class LlamaEngine:
             embed=base.embed_tokens.weight,
             layers=layers,
             norm=(base.norm.weight, float(base.norm.variance_epsilon)),
+            lm_head=model.get_output_embeddings().weight,
             inv_freq=base.rotary_emb.inv_freq.detach().to(base.embed_tokens.weight.device, dtype=torch.float32),
             rope_factor=float(getattr(base.rotary_emb, "attention_scaling", 1.0)),
             heads=int(model.config.num_attention_heads),
@@ -242,6 +249,7 @@ class LlamaEngine:
             embed=embed,
             layers=layers,
             norm=(tensors["model.norm.weight"], eps),
+            lm_head=tensors.get("lm_head.weight", embed),
             inv_freq=inv_freq.to(embed.device),
             rope_factor=1.0,
             heads=heads,
@@ -268,11 +276,13 @@ class LlamaEngine:
         return cos[positions].unsqueeze(1), sin[positions].unsqueeze(1)
 
 
-    def states(self, rows: Sequence[Sequence[int]], depth: int) -> Any:
+    def states(self, rows: Sequence[Sequence[int]], depth: int, surprisal: bool = False) -> Any:
         """The residual stream after the first ``depth`` layers, [tokens, hidden], rows concatenated.
 
-        Only those layers run (no final norm, no vocabulary projection): what a detector that
-        continues from layer ``depth`` needs.
+        Only those layers run (no final norm, no vocabulary projection), unless ``surprisal``: then
+        the whole model runs and SURPRISAL_COLUMNS columns follow the hidden ones, each token's
+        surprisal -log p(token | the row before it) and the entropy of that prediction (0 for a
+        row's first token, which nothing predicts).
         """
         import torch
 
@@ -283,16 +293,17 @@ class LlamaEngine:
         positions = torch.cat([torch.arange(n) for n in lengths]).to(self.device)
         layout = _RowLayout(lengths, self.attention, self.device)
         with torch.inference_mode():
-            return self._run(ids, positions, layout, depth)
+            cos, sin = self._rope_tables(positions)
+            tapped = self._layers(self.embed[ids], cos, sin, layout, 0, depth)
+            if not surprisal:
+                return tapped
+            top = self._layers(tapped, cos, sin, layout, depth, len(self.layers))
+            columns = self._surprisal(self._norm(top, self.norm_weight, self.norm_eps), ids, positions)
+            return torch.cat((tapped, columns.to(tapped.dtype)), dim=1)
 
-
-    def _run(self, ids: Any, positions: Any, layout: _RowLayout, depth: int) -> Any:
-        import torch.nn.functional as F
-
-        tokens = ids.shape[0]
-        cos, sin = self._rope_tables(positions)
-        x = F.embedding(ids, self.embed)
-        for ln1, eps1, q_proj, k_proj, v_proj, o_proj, ln2, eps2, gate, up, down in self.layers[:depth]:
+    def _layers(self, x: Any, cos: Any, sin: Any, layout: _RowLayout, begin: int, end: int) -> Any:
+        tokens = x.shape[0]
+        for ln1, eps1, q_proj, k_proj, v_proj, o_proj, ln2, eps2, gate, up, down in self.layers[begin:end]:
             h = self._norm(x, ln1, eps1)
             q = self._rotate(q_proj(h).view(tokens, self.heads, self.head_dim), cos, sin)
             k = self._rotate(k_proj(h).view(tokens, self.kv_heads, self.head_dim), cos, sin)
@@ -301,6 +312,21 @@ class LlamaEngine:
             h = self._norm(x, ln2, eps2)
             x = x + down(self._swiglu(gate(h), up(h)))
         return x
+
+    def _surprisal(self, final: Any, ids: Any, positions: Any) -> Any:
+        """[tokens, 2]: surprisal and prediction entropy of each token from the state before it."""
+        import torch
+        import torch.nn.functional as F
+
+        tokens = ids.shape[0]
+        out = torch.zeros(tokens, SURPRISAL_COLUMNS, dtype=torch.float32, device=ids.device)
+        predicted = torch.nonzero(positions[1:] > 0).squeeze(1)  # token i predicts token i + 1 of its row
+        for begin in range(0, len(predicted), PROJECTION_CHUNK):
+            at = predicted[begin : begin + PROJECTION_CHUNK]
+            log_probs = F.log_softmax(F.linear(final[at], self.lm_head).float(), dim=-1)
+            out[at + 1, 0] = -log_probs.gather(1, ids[at + 1].unsqueeze(1)).squeeze(1)
+            out[at + 1, 1] = -(log_probs.exp() * log_probs).sum(dim=1)
+        return out
 
 
 def _sdpa(q: Any, k: Any, v: Any, mask: Any, scale: float) -> Any:

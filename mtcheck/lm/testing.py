@@ -131,14 +131,17 @@ def assert_valid_spans(text: str, starts: Any, ends: Any) -> None:
             assert covered[index], f"character {char!r} at {index} is in no token"
 
 
-def tiny_detector(backbone: Any, depth: int = 1, seed: int = 3, thresholds: Any = None) -> Any:
-    """A Detector over a tiny backbone (see tiny_model) with a freshly initialised network."""
+def tiny_detector(backbone: Any, depth: int = 1, seed: int = 3, thresholds: Any = None, surprisal: bool = False) -> Any:
+    """A Detector over a tiny backbone (see tiny_model) with a freshly initialised network
+    (reading the backbone's surprisal columns too when ``surprisal``)."""
     from mtcheck.fluency.decode import Thresholds
     from mtcheck.fluency.detector import Detector
     from mtcheck.fluency.network import initialised, shape_for
     from mtcheck.fluency.weights import DetectorWeights
 
-    shape = shape_for(backbone.engine, depth=depth, top=1, gru=8)
+    from mtcheck.lm.engine import SURPRISAL_COLUMNS
+
+    shape = shape_for(backbone.engine, depth=depth, top=1, gru=8, features=SURPRISAL_COLUMNS if surprisal else 0)
     net = initialised(backbone.engine, shape, seed=seed)
     thresholds = thresholds or Thresholds(span_info=0.0, span_warning=0.99, awkward=0.5, garbled=0.2)
     return Detector(backbone, DetectorWeights(backbone.identity, shape, thresholds, {}, net.state_dict()))

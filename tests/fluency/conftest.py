@@ -14,8 +14,8 @@ def tiny_backbone():
     return Backbone(tiny_model())
 
 
-@pytest.fixture()
-def tiny_detector(tiny_backbone):
+@pytest.fixture(params=[False, True], ids=["states", "surprisal"])
+def tiny_detector(tiny_backbone, request):
     from mtcheck.lm.testing import tiny_detector
 
-    return tiny_detector(tiny_backbone)
+    return tiny_detector(tiny_backbone, surprisal=request.param)

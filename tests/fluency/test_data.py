@@ -59,3 +59,25 @@ def test_dev_examples_never_touch_holdout(monkeypatch) -> None:
     assert opened and not any("holdout" in path for path in opened)
     calib_groups = {e.group for e in examples if e.part == "clean-calib"}
     assert not calib_groups & {e.group for e in examples if e.part in ("clean-train", "corrupt-train", "corrupt-val")}
+
+
+def test_examples_survive_a_round_trip_through_jsonl(tmp_path) -> None:
+    from mtcheck.fluency.data import Example, read_examples, write_examples
+
+    examples = [
+        Example("Zwölf “quoted” words here.", "bio-train", "d1", [(0, 5)], [(6, 14)], [[{"severity": "Minor"}]], [(0, 5)]),
+        Example("Clean.\nLines.", "clean-calib", "k"),
+    ]
+    for name in ("examples.jsonl", "examples.jsonl.gz"):
+        write_examples(examples, tmp_path / name)
+        assert read_examples(tmp_path / name) == examples
+
+
+def test_a_damaged_examples_file_is_one_clear_line(tmp_path, capsys) -> None:
+    from mtcheck.fluency import train as training
+
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"text": "fine", "part": "clean-train", "group": "g"}\n{"text": 3\n', encoding="utf-8")
+    assert training.main(["--examples", str(bad), "--write-examples", str(tmp_path / "out.jsonl")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "bad.jsonl, line 2" in err[0]

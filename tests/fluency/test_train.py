@@ -86,3 +86,28 @@ def test_missing_dev_data_is_one_clear_line(monkeypatch, tmp_path, capsys) -> No
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("mtcheck train: error:") and "absent" in err[0]
     assert not (tmp_path / "d.safetensors").exists()
+
+
+def test_a_detector_trained_with_surprisal_reads_it_at_check_time(tiny_backbone, settings, tmp_path, monkeypatch) -> None:
+    from mtcheck.document import Document
+    from mtcheck.fluency.detector import Detector
+    from mtcheck.fluency.weights import read
+    from mtcheck.lm.engine import SURPRISAL_COLUMNS
+
+    monkeypatch.setenv("MTCHECK_TRAIN_CACHE", str(tmp_path / "states"))
+    out = tmp_path / "s.safetensors"
+    train(replace(settings, epochs=1, surprisal=1), tiny_backbone, _examples(), out, tmp_path / "w", log=lambda m: None)
+    weights = read(out)
+    assert weights.shape.features == SURPRISAL_COLUMNS
+    assert weights.tensors["gru.weight_ih_l0"].shape[1] == tiny_backbone.engine.hidden_size + SURPRISAL_COLUMNS
+    detector = Detector(tiny_backbone, weights)
+    document = Document.parse(GARBLED[1][0])
+    probs = detector.probabilities([document])[0]
+    assert probs.shape == (len(document.words),) and ((probs > 0) & (probs < 1)).all()
+    # the surprisal columns matter: zeroing the network's weights on them changes the probabilities
+    import torch
+
+    with torch.no_grad():
+        detector.net.gru.weight_ih_l0[:, -SURPRISAL_COLUMNS:] = 0
+        detector.net.head.weight[:, tiny_backbone.engine.hidden_size : tiny_backbone.engine.hidden_size + SURPRISAL_COLUMNS] = 0
+    assert not (detector.probabilities([document])[0] == probs).all()

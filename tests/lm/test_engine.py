@@ -75,3 +75,23 @@ def test_bf16_matmuls_stay_close_to_float32() -> None:
     want = exact.engine.states(rows, 2)
     difference = (want - fast.engine.states(rows, 2)).abs()
     assert 0 < float(difference.max()) < 0.1 * float(want.abs().max())  # bfloat16 keeps 8 bits of mantissa
+
+
+def test_surprisal_columns_match_transformers_log_probabilities(backbone) -> None:
+    model = backbone.loaded.model
+    rows = _rows(backbone)
+    got = backbone.engine.states(rows, 1, surprisal=True)
+    hidden = backbone.engine.hidden_size
+    assert got.shape == (sum(len(r) for r in rows), hidden + 2)
+    assert torch.equal(got[:, :hidden], backbone.engine.states(rows, 1))
+    cursor = 0
+    for row in rows:
+        with torch.no_grad():
+            log_probs = torch.log_softmax(model(torch.tensor([row])).logits[0].float(), dim=-1)
+        want_surprisal = -log_probs[:-1].gather(1, torch.tensor(row[1:]).unsqueeze(1)).squeeze(1)
+        want_entropy = -(log_probs[:-1].exp() * log_probs[:-1]).sum(dim=1)
+        part = got[cursor : cursor + len(row), hidden:]
+        assert torch.equal(part[0], torch.zeros(2))  # nothing predicts a row's first token
+        assert torch.allclose(part[1:, 0], want_surprisal, rtol=1e-4, atol=1e-3)
+        assert torch.allclose(part[1:, 1], want_entropy, rtol=1e-4, atol=1e-3)
+        cursor += len(row)
