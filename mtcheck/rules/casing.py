@@ -8,6 +8,7 @@ is the writer's spelling of it.
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections import Counter, defaultdict
 from collections.abc import Iterator
@@ -53,7 +54,18 @@ DATELINE = re.compile(
     r"(?:,\s+[A-Z][a-z]+\.?(?:\s+[A-Z][a-z]+\.?)?)?\s*(?:\([A-Za-z .&]+\)\s*)?(?:-{1,2}|—|–)\s"
 )
 POSITIONAL_CAPITAL_AFTER = ":;—–-" + OPENERS
-TRAILING_OPENERS = re.compile(r"[\s" + re.escape(OPENERS) + r"]+$")
+
+
+def _after_sentence_opening(text: str, start: int, at: int) -> bool:
+    """Whether only spaces and opening marks lie between ``start`` and ``at``, or the last other
+    character is one after which a capital is positional (a colon, a dash).
+
+    Walks back over the gap before the word only, so a sentence's words cost linear time.
+    """
+    i = at - 1
+    while i >= start and (text[i].isspace() or text[i] in OPENERS):
+        i -= 1
+    return i < start or text[i] in POSITIONAL_CAPITAL_AFTER
 # Titles before a name are not the name itself: "President XI" is not "Louis XI".
 TITLES = frozenset(
     """
@@ -109,6 +121,24 @@ class DocumentCasing:
         return zones
 
     @cached_property
+    def _merged_zones(self) -> tuple[list[int], list[int]]:
+        """caps_zones merged into disjoint intervals: (starts, ends), sorted, for binary search."""
+        starts: list[int] = []
+        ends: list[int] = []
+        for start, end in sorted(self.caps_zones):
+            if ends and start <= ends[-1]:
+                ends[-1] = max(ends[-1], end)
+            else:
+                starts.append(start)
+                ends.append(end)
+        return starts, ends
+
+    def _in_caps_zone(self, position: int) -> bool:
+        starts, ends = self._merged_zones
+        at = bisect.bisect_right(starts, position) - 1
+        return at >= 0 and position < ends[at]
+
+    @cached_property
     def tokens(self) -> list[Token]:
         text = self.doc.text
         found: list[Token] = []
@@ -116,8 +146,7 @@ class DocumentCasing:
             runs = list(LETTERS.finditer(text, sentence.start, sentence.end))
             for i, m in enumerate(runs):
                 word = m.group()
-                before = TRAILING_OPENERS.sub("", text[sentence.start : m.start()])
-                positional = not before or before[-1] in POSITIONAL_CAPITAL_AFTER
+                positional = _after_sentence_opening(text, sentence.start, m.start())
                 previous = runs[i - 1].group() if i and text[runs[i - 1].end() : m.start()].isspace() else ""
                 following = (
                     runs[i + 1].group()
@@ -134,9 +163,7 @@ class DocumentCasing:
                 neighbours = [runs[j].group() for j in (i - 1, i + 1) if 0 <= j < len(runs)]
                 caps_run = word.isupper() and any(len(n) >= 2 and n.isupper() for n in neighbours)
                 # Zones only matter for capitalised words; lower-case ones skip the scan.
-                in_zone = word[0].isupper() and (
-                    sentence.index == 0 or any(s <= m.start() < e for s, e in self.caps_zones)
-                )
+                in_zone = word[0].isupper() and (sentence.index == 0 or self._in_caps_zone(m.start()))
                 found.append(
                     Token(word, m.start(), m.end(), positional, after_name, caps_run or in_zone, beside_name)
                 )

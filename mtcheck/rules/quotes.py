@@ -16,6 +16,7 @@ News conventions that are not errors:
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -328,6 +329,30 @@ def _is_empty(text: str, opener: Mark, closer: Mark) -> bool:
     return not text[opener.pos + 1 : closer.pos].strip()
 
 
+class _ClauseStarts:
+    """Where quotations could begin in one paragraph, and where its double marks end, sorted once
+    so that each closing mark's lookup is a binary search (linear time over the paragraph)."""
+
+    def __init__(self, text: str, paragraph: Paragraph) -> None:
+        lo, hi = paragraph.start, paragraph.end
+        self.mark_ends = [lo + m.end() for m in re.finditer("[" + DOUBLE_MARKS + "]", text[lo:hi])]
+        starts = {lo, *(s.start for s in paragraph.sentences), *(m.end() for m in INTRODUCER.finditer(text, lo, hi))}
+        self.starts = sorted(starts)
+
+
+_STARTS: dict[int, tuple[Paragraph, _ClauseStarts]] = {}
+
+
+def _clause_starts(text: str, paragraph: Paragraph) -> _ClauseStarts:
+    key = id(paragraph)
+    cached = _STARTS.get(key)
+    if cached is None or cached[0] is not paragraph:
+        if len(_STARTS) > 64:
+            _STARTS.clear()
+        cached = _STARTS[key] = (paragraph, _ClauseStarts(text, paragraph))
+    return cached[1]
+
+
 def _truncation_start(doc: Document, quotes: ParagraphQuotes, closer: Mark) -> int | None:
     """Where a quotation that lost its opener starts, if it visibly starts mid-clause.
 
@@ -338,22 +363,20 @@ def _truncation_start(doc: Document, quotes: ParagraphQuotes, closer: Mark) -> i
     """
     text = doc.text
     paragraph = quotes.paragraph
+    index = _clause_starts(text, paragraph)
+    floor = paragraph.start
+    at = bisect.bisect_right(index.mark_ends, closer.pos) - 1  # the marks that end at or before the closer
+    if at >= 0:
+        floor = index.mark_ends[at]
     content_end = closer.pos
-    while content_end > paragraph.start and not text[content_end - 1].isalnum():
+    while content_end > floor and not text[content_end - 1].isalnum():
         content_end -= 1
-    if content_end <= paragraph.start:
+    if content_end <= floor:
         return None
-    earlier_marks = [
-        paragraph.start + m.end()
-        for m in re.finditer("[" + DOUBLE_MARKS + "]", text[paragraph.start : closer.pos])
-    ]
-    floor = max(earlier_marks, default=paragraph.start)
-    starts = [paragraph.start] + [s.start for s in paragraph.sentences]
-    starts += [m.end() for m in INTRODUCER.finditer(text, paragraph.start, content_end)]
-    candidates = [s for s in starts if floor <= s < content_end]
-    if not candidates:
+    last = bisect.bisect_left(index.starts, content_end) - 1
+    if last < 0 or index.starts[last] < floor:
         return None
-    begin = max(candidates)
+    begin = index.starts[last]
     while begin < content_end and not text[begin].isalnum():
         begin += 1
     return begin if text[begin].islower() else None

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections import Counter, defaultdict
+from collections import Counter, defaultdict, deque
 from collections.abc import Iterator, Sequence
 
 from wordfreq import zipf_frequency
@@ -72,7 +72,8 @@ class NearDuplicateSentence(Rule):
     Good: ``The minister said the talks would resume next week in Geneva.``
     … ``Both delegations confirmed they would attend.``
 
-    Word sequences are compared (difflib ratio ≥ 0.85); both sentences need eight words or more.
+    Word sequences are compared (difflib ratio ≥ 0.85); both sentences need 8 to 150 words, and
+    the earlier one must be among the 32 latest sentences sharing the later one's rarest words.
     Exact repeats are left to R001.
     """
 
@@ -83,17 +84,24 @@ class NearDuplicateSentence(Rule):
 
     # Short sentences recur legitimately ("There is no sign of it." / "There is no sign of that.").
     MIN_WORDS = 8
+    # Past this a "sentence" is a run-on line or a table, and word-order matching costs its square.
+    MAX_WORDS = 150
     THRESHOLD = 0.85
+    # Candidates per sentence: the most recent sentences sharing its rarest words. Bounding them
+    # keeps a document of near-identical sentences linear; a copy is still found when it lies
+    # within this many similar sentences.
+    MAX_CANDIDATES = 32
 
     def check(self, doc: Document, ctx: RuleContext) -> Iterator[Finding]:
         candidates = [
             (sentence, tokens)
             for sentence in doc.sentences
-            if len(tokens := sentence_tokens(sentence)) >= self.MIN_WORDS and not ctx.allowed(sentence.text)
+            if self.MIN_WORDS <= len(tokens := sentence_tokens(sentence)) <= self.MAX_WORDS
+            and not ctx.allowed(sentence.text)
         ]
         # How many sentences hold each word: rare words find the candidate pairs (prefix filtering).
         document_frequency = Counter(token for _, tokens in candidates for token in set(tokens))
-        postings: dict[str, list[int]] = defaultdict(list)
+        postings: dict[str, deque[int]] = defaultdict(lambda: deque(maxlen=self.MAX_CANDIDATES))
         for index, (sentence, tokens) in enumerate(candidates):
             match = self._best_match(tokens, self._probe(tokens, document_frequency, postings), candidates)
             for token in set(tokens):
@@ -109,7 +117,7 @@ class NearDuplicateSentence(Rule):
                 score=ratio,
             )
 
-    def _probe(self, tokens: list[str], frequency: Counter[str], postings: dict[str, list[int]]) -> set[int]:
+    def _probe(self, tokens: list[str], frequency: Counter[str], postings: dict[str, deque[int]]) -> set[int]:
         """Earlier sentences that share one of this sentence's rarest words.
 
         A pair at ratio ≥ T is within a length ratio of T / (2 - T) and shares at least that share
@@ -126,7 +134,7 @@ class NearDuplicateSentence(Rule):
             covered += counts[token]
             if covered > budget:
                 break
-        return found
+        return set(sorted(found)[-self.MAX_CANDIDATES :])
 
     def _best_match(
         self, tokens: list[str], probe: set[int], candidates: Sequence[tuple[Sentence, list[str]]]
