@@ -1,6 +1,7 @@
 """Command-line interface: a thin layer over Checker and the formatters.
 
-Exit codes: 0 nothing at or above --fail-on, 1 findings at or above it, 2 usage or input error.
+Exit codes: 0 nothing at or above --fail-on, 1 findings at or above it (or a failed gate), 2 usage
+or input error, 3 internal error (one line; ``--debug`` shows the traceback), 130 interrupted.
 """
 
 from __future__ import annotations
@@ -15,11 +16,14 @@ from mtcheck.commands.common import (
     DEVICES,
     WEIGHTS_HELP,
     EXIT_FINDINGS,
+    EXIT_INTERNAL,
+    EXIT_INTERRUPTED,
     EXIT_OK,
     build_config,
     emit,
     fail,
     lm_options,
+    refuse_input_as_output,
     selection_options,
 )
 from mtcheck.config import Config
@@ -32,8 +36,45 @@ SEVERITIES = click.Choice(["info", "warning", "error"], case_sensitive=False)
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="mtcheck")
-def main() -> None:
-    """Find garbled machine-translated English and point at the exact spans."""
+@click.option("--debug", is_flag=True, help="Show the traceback of an internal error (also accepted after the command).")
+def main(debug: bool) -> None:
+    """Find garbled machine-translated English and point at the exact spans.
+
+    Exit codes: 0 clean, 1 findings at or above --fail-on (or a failed gate), 2 usage or input
+    error, 3 internal error.
+    """
+
+
+def entry(argv: list[str] | None = None) -> None:
+    """The console script: ``main`` with every unexpected exception turned into one line and exit 3."""
+    import os
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in args or os.environ.get("MTCHECK_DEBUG", "") not in ("", "0")
+    args = [a for a in args if a != "--debug"]
+    try:
+        result = main.main(args=args, prog_name="mtcheck", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("mtcheck: interrupted", err=True)
+        sys.exit(EXIT_INTERRUPTED)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        click.echo("mtcheck: interrupted", err=True)
+        sys.exit(EXIT_INTERRUPTED)
+    except BrokenPipeError:
+        sys.exit(EXIT_OK)  # the reader (| head) has gone; nothing left to report
+    except Exception as exc:  # noqa: BLE001 - the one place that catches everything
+        if debug:
+            raise
+        reason = str(exc).splitlines()[0][:300] if str(exc) else ""
+        click.echo(f"mtcheck: internal error: {type(exc).__name__}{': ' + reason if reason else ''}; "
+                   "rerun with --debug for the traceback", err=True)
+        sys.exit(EXIT_INTERNAL)
+    sys.exit(result if isinstance(result, int) else EXIT_OK)
 
 
 @main.command()
@@ -50,6 +91,7 @@ def check(
     """Check FILES (or '-' for standard input) and report suspect spans."""
     from mtcheck.inputs import read_source
 
+    refuse_input_as_output(output, list(files))
     config = build_config(config_path, select, ignore, fail_on, no_lm, model, gguf_file, device, thresholds, weights)
     try:
         texts = [(read_source(source), source) for source in files]
@@ -144,6 +186,7 @@ def calibrate(files, output, span_rate, sentence_rate, model, gguf_file, weights
     from mtcheck.document import Document
     from mtcheck.inputs import read_source
 
+    refuse_input_as_output(output, list(files))
     try:
         from mtcheck.fluency import calibrate as fitting
         from mtcheck.fluency.detector import Detector

@@ -61,6 +61,7 @@ class Config:
         return replace(self, **{k: v for k, v in overrides.items() if v is not None})
 
 
+DEVICES = ("auto", "cpu", "cuda", "mps")
 KNOWN_KEYS = {
     "select", "ignore", "severity", "allowlist", "fail-on", "lm", "model", "gguf-file", "device", "thresholds", "weights"
 }
@@ -71,41 +72,74 @@ def _codes(value: Any, key: str) -> tuple[str, ...]:
         value = [v for v in value.replace(",", " ").split() if v]
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise ConfigError(f"'{key}' must be a list of rule codes")
-    return tuple(v.strip().upper() for v in value)
+    return validate_codes((v.strip().upper() for v in value), key)
 
 
-def parse_codes(value: str | None) -> tuple[str, ...] | None:
-    return None if value is None else _codes(value, "codes")
+def validate_codes(codes: Any, where: str) -> tuple[str, ...]:
+    """``codes`` (upper-case rule codes or prefixes) as a tuple, or ConfigError naming the first
+    unknown one and the nearest known code. The CLI, config files and ``serve`` all use this."""
+    import difflib
+
+    from mtcheck.rules import load_builtin_rules
+    from mtcheck.rules.base import FAMILIES, all_rules
+
+    load_builtin_rules()
+    known = sorted(all_rules())
+    out = []
+    for code in codes:
+        if not code or not any(rule.startswith(code) for rule in known):
+            near = difflib.get_close_matches(code, known + sorted(FAMILIES), n=1, cutoff=0.5)
+            hint = f"; did you mean {near[0]}?" if near else f"; known prefixes: {', '.join(sorted(FAMILIES))}"
+            raise ConfigError(f"unknown rule code or prefix {code!r} in {where}{hint} (see `mtcheck rules`)")
+        out.append(code)
+    return tuple(out)
+
+
+def parse_codes(value: str | None, option: str = "codes") -> tuple[str, ...] | None:
+    return None if value is None else _codes(value, option)
+
+
+def _string(table: dict[str, Any], key: str, source: Any) -> str | None:
+    value = table.get(key)
+    if value is not None and not isinstance(value, str):
+        raise ConfigError(f"{source or 'config'}: '{key}' must be a string, not {value!r}")
+    return value
 
 
 def from_mapping(table: dict[str, Any], base_dir: Path | None = None, source: Path | None = None) -> Config:
     unknown = set(table) - KNOWN_KEYS
     if unknown:
         raise ConfigError(f"unknown key(s) {', '.join(sorted(unknown))} in {source or 'config'}")
+    where = str(source or "config")
     try:
-        severity = {
-            code.upper(): Severity.parse(level) for code, level in dict(table.get("severity", {})).items()
-        }
+        table_severity = table.get("severity", {})
+        if not isinstance(table_severity, dict):
+            raise ConfigError(f"{where}: 'severity' must be a table of CODE = \"info|warning|error\"")
+        codes = validate_codes([code.upper() for code in table_severity], f"{where} [severity]")
+        severity = {code: Severity.parse(level) for code, level in zip(codes, table_severity.values())}
         fail_on = Severity.parse(table.get("fail-on", "warning"))
-    except (ValueError, TypeError) as exc:
-        raise ConfigError(f"{source or 'config'}: {exc}") from None
+    except (ValueError, TypeError, AttributeError) as exc:
+        raise ConfigError(str(exc) if isinstance(exc, ConfigError) else f"{where}: {exc}") from None
     allowlist = table.get("allowlist", [])
-    if not isinstance(allowlist, list):
-        raise ConfigError("'allowlist' must be a list of strings")
+    if not isinstance(allowlist, list) or not all(isinstance(a, str) for a in allowlist):
+        raise ConfigError(f"{where}: 'allowlist' must be a list of strings")
+    device = _string(table, "device", source) or "auto"
+    if device not in DEVICES:
+        raise ConfigError(f"{where}: 'device' must be one of {', '.join(DEVICES)}, not {device!r}")
     lm = table.get("lm", True)
     if not isinstance(lm, bool):
         raise ConfigError(f"{source or 'config'}: 'lm' must be true or false, not {lm!r}")
-    thresholds, weights = (_path(table.get(key), base_dir) for key in ("thresholds", "weights"))
+    thresholds, weights = (_path(_string(table, key, source), base_dir) for key in ("thresholds", "weights"))
     return Config(
-        select=_codes(table.get("select", []), "select"),
-        ignore=_codes(table.get("ignore", []), "ignore"),
+        select=_codes(table.get("select", []), f"{where} 'select'"),
+        ignore=_codes(table.get("ignore", []), f"{where} 'ignore'"),
         severity=severity,
         allowlist=frozenset(str(a) for a in allowlist),
         fail_on=fail_on,
         lm=lm,
-        model=table.get("model"),
-        gguf_file=table.get("gguf-file"),
-        device=str(table.get("device", "auto")),
+        model=_string(table, "model", source),
+        gguf_file=_string(table, "gguf-file", source),
+        device=device,
         thresholds=thresholds,
         weights=weights,
         source=source,
@@ -125,7 +159,7 @@ def load_file(path: Path) -> Config:
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read config {path}: {exc}") from None
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"invalid TOML in {path}: {exc}") from None
+        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
     table = data.get("tool", {}).get("mtcheck", {}) if path.name == "pyproject.toml" else data
     return from_mapping(table, base_dir=path.parent, source=path)
 
@@ -141,8 +175,11 @@ def discover(start: Path | None = None) -> Config:
         if pyproject.is_file():
             try:
                 data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
-            except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
-                continue
+            except (OSError, UnicodeDecodeError) as exc:
+                raise ConfigError(f"cannot read config {pyproject}: {exc}") from None
+            except tomllib.TOMLDecodeError as exc:
+                # A project file we cannot parse may hold our settings: guessing either way is wrong.
+                raise ConfigError(f"{pyproject}: invalid TOML: {exc} (fix it, or pass --config)") from None
             if "mtcheck" in data.get("tool", {}):
                 return load_file(pyproject)
     return Config()

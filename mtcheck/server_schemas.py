@@ -6,7 +6,6 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from mtcheck.rules.base import all_rules
 
 MAX_SOURCE_CHARS = 1_000
 
@@ -45,14 +44,12 @@ class CheckOptions(BaseModel):
     def _codes(cls, value: list[str] | None) -> list[str] | None:
         if value is None:
             return None
-        known = all_rules()
-        codes = []
-        for raw in value:
-            code = raw.strip().upper()
-            if not code or not any(rule.startswith(code) for rule in known):
-                raise ValueError(f"unknown rule code or prefix {raw!r} (see GET /v1/rules)")
-            codes.append(code)
-        return codes
+        from mtcheck.config import ConfigError, validate_codes
+
+        try:
+            return list(validate_codes([raw.strip().upper() for raw in value], "the request"))
+        except ConfigError as exc:
+            raise ValueError(str(exc).replace("`mtcheck rules`", "GET /v1/rules")) from None
 
 
 class CheckRequest(BaseModel):

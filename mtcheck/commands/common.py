@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 DEVICES = click.Choice(["auto", "cpu", "cuda", "mps"])
 WEIGHTS_HELP = "Detector weights from `mtcheck train` (default: the packaged ones, trained for the packaged model)."
 
@@ -34,6 +34,32 @@ def emit(rendered: str, output: Path | None) -> None:
         write_atomic(output, rendered)
     except OSError as exc:
         fail(f"{output}: cannot write report: {exc.strerror or exc}")
+
+
+FOLDER_DOCUMENT_SUFFIXES = (".txt", ".md")  # what gate reads from a folder (mtcheck.corpus)
+
+
+def refuse_input_as_output(output: Path | None, inputs: list[str | None]) -> None:
+    """Exit 2 when ``output`` is one of the inputs (or would be read as one, inside an input
+    folder): writing the report must never replace what the user gave."""
+    import glob
+    import os
+
+    if output is None:
+        return
+    target = output.expanduser()
+    resolved = target.resolve()
+    for raw in inputs:
+        if not raw or raw == "-":
+            continue
+        paths = glob.glob(raw, recursive=True) if glob.has_magic(raw) else [raw]
+        for path in map(Path, paths):
+            same = path.resolve() == resolved
+            if not same and target.exists() and path.exists():
+                same = os.path.samefile(path, target)
+            inside = path.is_dir() and path.resolve() in resolved.parents and target.suffix.lower() in FOLDER_DOCUMENT_SUFFIXES
+            if same or inside:
+                fail(f"-o {output} {'is' if same else 'lies inside'} the input {raw}; write the report elsewhere")
 
 
 def _apply(options: list[Callable[[Any], Any]]) -> Callable[[Any], Any]:
@@ -75,13 +101,17 @@ def resolve_config(config_path: Path | None, **overrides: Any):
 
 
 def build_config(config_path, select, ignore, fail_on, no_lm, model, gguf_file, device, thresholds, weights=None):
-    from mtcheck.config import parse_codes
+    from mtcheck.config import ConfigError, parse_codes
     from mtcheck.findings import Severity
 
+    try:
+        select, ignore = parse_codes(select, "--select"), parse_codes(ignore, "--ignore")
+    except ConfigError as exc:
+        fail(str(exc))
     return resolve_config(
         config_path,
-        select=parse_codes(select),
-        ignore=parse_codes(ignore),
+        select=select,
+        ignore=ignore,
         fail_on=Severity.parse(fail_on) if fail_on else None,
         lm=False if no_lm else None,
         model=model,

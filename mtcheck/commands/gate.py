@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 
-from mtcheck.commands.common import build_config, emit, fail, lm_options, selection_options
+from mtcheck.commands.common import build_config, emit, fail, lm_options, refuse_input_as_output, selection_options
 
 GATE_FORMATS = ("text", "json", "jsonl", "sarif", "github", "junit", "markdown")
 EXTENSIONS = {
@@ -82,6 +82,7 @@ def gate(
         fail("nothing to check: give a folder, files or a glob, or --hyp FILE")
     if (src or refs) and not hyp:
         fail("--src and --ref go with --hyp (for JSONL/TSV/CSV use --src-field and --ref-field)")
+    refuse_input_as_output(output, [*inputs, hyp, src, *refs])
     if fmt is None and output is not None:
         fmt = EXTENSIONS.get(output.suffix.lower())
         if fmt is None:
