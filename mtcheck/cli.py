@@ -86,15 +86,18 @@ def entry(argv: list[str] | None = None) -> None:
 @click.option("--fail-on", type=SEVERITIES, default=None, help="Lowest severity that makes the exit code 1 [default: warning].")
 @lm_options
 def check(
-    files, fmt, output, color, config_path, select, ignore, fail_on, no_lm, model, gguf_file, device, thresholds, weights
+    files, fmt, output, color, max_input_size, config_path, select, ignore, fail_on, no_lm, model, gguf_file, device,
+    thresholds, weights,
 ) -> None:
     """Check FILES (or '-' for standard input) and report suspect spans."""
     from mtcheck.inputs import read_source
 
     refuse_input_as_output(output, list(files))
-    config = build_config(config_path, select, ignore, fail_on, no_lm, model, gguf_file, device, thresholds, weights)
+    config = build_config(
+        config_path, select, ignore, fail_on, no_lm, model, gguf_file, device, thresholds, weights, max_input_size
+    )
     try:
-        texts = [(read_source(source), source) for source in files]
+        texts = [(read_source(source, config.max_input_size), source) for source in files]
         report = run_checker(config, texts)
         rendered = render_report(report, fmt, color, output)
     except MtcheckError as exc:

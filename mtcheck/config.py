@@ -10,6 +10,7 @@ Keys (all optional)::
     model = "…"                    # HF name or local folder (default: packaged SmolLM2)
     thresholds = "path.json"       # from `mtcheck calibrate`
     weights = "detector.safetensors"  # from `mtcheck train` (default: packaged, for the packaged model)
+    max-input-size = "64MiB"       # largest document read (a text file, stdin, one corpus segment)
 
     [tool.mtcheck.severity]        # re-severity a rule by code
     P002 = "info"
@@ -23,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from mtcheck.findings import Severity
+from mtcheck.inputs import DEFAULT_MAX_INPUT_BYTES, parse_size
 
 
 class ConfigError(ValueError):
@@ -42,6 +44,7 @@ class Config:
     device: str = "auto"
     thresholds: Path | None = None
     weights: Path | None = None
+    max_input_size: int = DEFAULT_MAX_INPUT_BYTES
     source: Path | None = None
 
     def enabled(self, code: str) -> bool:
@@ -63,7 +66,8 @@ class Config:
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
 KNOWN_KEYS = {
-    "select", "ignore", "severity", "allowlist", "fail-on", "lm", "model", "gguf-file", "device", "thresholds", "weights"
+    "select", "ignore", "severity", "allowlist", "fail-on", "lm", "model", "gguf-file", "device", "thresholds", "weights",
+    "max-input-size",
 }
 
 
@@ -130,6 +134,10 @@ def from_mapping(table: dict[str, Any], base_dir: Path | None = None, source: Pa
     if not isinstance(lm, bool):
         raise ConfigError(f"{source or 'config'}: 'lm' must be true or false, not {lm!r}")
     thresholds, weights = (_path(_string(table, key, source), base_dir) for key in ("thresholds", "weights"))
+    try:
+        max_input_size = parse_size(table.get("max-input-size", DEFAULT_MAX_INPUT_BYTES))
+    except ValueError as exc:
+        raise ConfigError(f"{where}: 'max-input-size': {exc}") from None
     return Config(
         select=_codes(table.get("select", []), f"{where} 'select'"),
         ignore=_codes(table.get("ignore", []), f"{where} 'ignore'"),
@@ -142,6 +150,7 @@ def from_mapping(table: dict[str, Any], base_dir: Path | None = None, source: Pa
         device=device,
         thresholds=thresholds,
         weights=weights,
+        max_input_size=max_input_size,
         source=source,
     )
 

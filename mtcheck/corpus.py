@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from mtcheck.errors import InputError
-from mtcheck.inputs import read_source
+from mtcheck.inputs import DEFAULT_MAX_INPUT_BYTES, read_source
 
 SEGMENT_SEPARATOR = "\n\n"
 TEXT_SUFFIXES = (".txt", ".md")
@@ -82,9 +82,23 @@ class FieldNames:
 # ------------------------------------------------------------------------------------ reading
 
 
-def read_file_text(path: str) -> str:
+# A corpus file of records (JSONL, TSV, CSV) is read whole; the input limit applies to each
+# segment in it. This bounds what one file may hold in memory (see issue 20: streaming).
+RECORD_FILE_LIMIT = 8 * 1024**3
+
+
+def read_file_text(path: str, limit: int = DEFAULT_MAX_INPUT_BYTES) -> str:
     """A corpus file's text; the same checks and one-line errors as ``mtcheck check``."""
-    return read_source(path)
+    return read_source(path, limit)
+
+
+def _check_segment_sizes(segments: Sequence[Segment], limit: int) -> None:
+    for segment in segments:
+        if len(segment.text) > limit or len(segment.text.encode("utf-8")) > limit:
+            raise InputError(
+                f"{segment.file}:{segment.line}: a segment larger than the input limit of {limit:,} bytes; "
+                "raise it with --max-input-size"
+            )
 
 
 def split_lines(text: str) -> list[tuple[int, str]]:
@@ -130,13 +144,13 @@ def expand_inputs(inputs: Sequence[str]) -> list[str]:
     return list(dict.fromkeys(files))  # a file named twice is read once
 
 
-def read_corpus(inputs: Sequence[str], names: FieldNames = FieldNames()) -> Corpus:
+def read_corpus(inputs: Sequence[str], names: FieldNames = FieldNames(), limit: int = DEFAULT_MAX_INPUT_BYTES) -> Corpus:
     """Segments from folders, globs, text files, JSONL, TSV and CSV files."""
     corpus = Corpus(segments=[], ref_count=len(names.refs))
     for path in expand_inputs(inputs):
-        text = read_file_text(path)
-        corpus.files[path] = text
         suffix = Path(path).suffix.lower()
+        text = read_file_text(path, max(limit, RECORD_FILE_LIMIT) if suffix in TABLE_SUFFIXES else limit)
+        corpus.files[path] = text
         if suffix == ".jsonl":
             corpus.segments.extend(read_jsonl(path, text, names))
         elif suffix in (".tsv", ".csv"):
@@ -147,6 +161,7 @@ def read_corpus(inputs: Sequence[str], names: FieldNames = FieldNames()) -> Corp
             corpus.segments.append(Segment(id=path, text=text, file=path, line=1, encoding=FILE, record=(0, len(text))))
     if not corpus.segments:
         raise InputError(f"{', '.join(inputs)}: the corpus has no segments")
+    _check_segment_sizes(corpus.segments, limit)
     return corpus
 
 
@@ -188,6 +203,8 @@ def read_jsonl(path: str, text: str, names: FieldNames) -> list[Segment]:
             record = json.loads(line)
         except json.JSONDecodeError as exc:
             raise InputError(f"{where}: invalid JSON ({exc.msg} at column {exc.colno})") from None
+        except RecursionError:
+            raise InputError(f"{where}: JSON nested too deeply to be a segment record") from None
         if not isinstance(record, dict):
             raise InputError(f"{where}: expected a JSON object, got {type(record).__name__}")
         values = _segment_fields(record, names, where, fallback_id=str(number))
@@ -221,7 +238,8 @@ def _table_rows(path: str, text: str) -> Iterable[tuple[int, tuple[int, int], li
     line_starts = [0]
     for physical in io.StringIO(text, newline=""):
         line_starts.append(line_starts[-1] + len(physical))
-    reader = csv.reader(io.StringIO(text, newline=""))
+    # strict: an unterminated quote is an error, not a field that swallows every later row.
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     consumed = 0
     while True:
         try:
@@ -229,7 +247,8 @@ def _table_rows(path: str, text: str) -> Iterable[tuple[int, tuple[int, int], li
         except StopIteration:
             return
         except csv.Error as exc:
-            raise InputError(f"{path}:{reader.line_num}: invalid CSV ({exc})") from None
+            detail = "a quoted field that never ends" if "end of data" in str(exc) else f"unbalanced quotation marks: {exc}"
+            raise InputError(f"{path}:{consumed + 1}: invalid CSV ({detail})") from None
         first, consumed = consumed, reader.line_num
         if row:
             start = line_starts[min(first, len(line_starts) - 1)]
@@ -260,15 +279,15 @@ def _aligned_lines(path: str, text: str) -> list[tuple[int, str]]:
     return [(start, line.rstrip()) for start, line in split_lines(text)]
 
 
-def read_aligned(hyp: str, src: str | None = None, refs: Sequence[str] = ()) -> Corpus:
+def read_aligned(hyp: str, src: str | None = None, refs: Sequence[str] = (), limit: int = DEFAULT_MAX_INPUT_BYTES) -> Corpus:
     """Line-aligned files as sacrebleu reads them: one segment per line of ``hyp``."""
-    hyp_text = read_file_text(hyp)
+    hyp_text = read_file_text(hyp, max(limit, RECORD_FILE_LIMIT))
     hyp_lines = _aligned_lines(hyp, hyp_text)
     if not hyp_lines:
         raise InputError(f"{hyp}: the hypothesis file is empty")
 
     def aligned(path: str, role: str) -> list[str]:
-        lines = [line for _, line in _aligned_lines(path, read_file_text(path))]
+        lines = [line for _, line in _aligned_lines(path, read_file_text(path, max(limit, RECORD_FILE_LIMIT)))]
         if len(lines) != len(hyp_lines):
             first_missing = min(len(lines), len(hyp_lines)) + 1
             raise InputError(
@@ -292,6 +311,7 @@ def read_aligned(hyp: str, src: str | None = None, refs: Sequence[str] = ()) -> 
         )
         for number, (start, line) in enumerate(hyp_lines, 1)
     ]
+    _check_segment_sizes(segments, limit)
     return Corpus(segments=segments, files={hyp: hyp_text}, ref_count=len(refs))
 
 

@@ -71,7 +71,20 @@ def _apply(options: list[Callable[[Any], Any]]) -> Callable[[Any], Any]:
     return decorate
 
 
+def _size(ctx, param, value):
+    if value is None:
+        return None
+    from mtcheck.inputs import parse_size
+
+    try:
+        return parse_size(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
 selection_options = _apply([
+    click.option("--max-input-size", callback=_size, default=None, metavar="SIZE",
+                 help="Largest document read: a file, standard input, one corpus segment (e.g. 64MB, 1GiB) [default: 64MiB]."),
     click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
                  help="mtcheck.toml or pyproject.toml to use instead of discovery."),
     click.option("--select", default=None, help="Comma-separated rule codes or prefixes to run (e.g. Q,R001)."),
@@ -100,7 +113,8 @@ def resolve_config(config_path: Path | None, **overrides: Any):
     return base.merged(**overrides)
 
 
-def build_config(config_path, select, ignore, fail_on, no_lm, model, gguf_file, device, thresholds, weights=None):
+def build_config(config_path, select, ignore, fail_on, no_lm, model, gguf_file, device, thresholds, weights=None,
+                 max_input_size=None):
     from mtcheck.config import ConfigError, parse_codes
     from mtcheck.findings import Severity
 
@@ -119,4 +133,5 @@ def build_config(config_path, select, ignore, fail_on, no_lm, model, gguf_file, 
         device=device,
         thresholds=thresholds,
         weights=weights,
+        max_input_size=max_input_size,
     )

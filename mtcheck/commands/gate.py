@@ -64,7 +64,7 @@ def gate(
     inputs, hyp, src, refs, text_field, id_field, doc_field, src_field, ref_fields,
     max_flag_rate, fail_on, max_findings, min_chrf, min_bleu, min_fluency,
     fmt, output, color, cache_dir, no_cache, jobs, show_progress, quiet,
-    config_path, select, ignore, no_lm, model, gguf_file, device, thresholds, weights,
+    max_input_size, config_path, select, ignore, no_lm, model, gguf_file, device, thresholds, weights,
 ) -> None:
     """Check a translated corpus and pass or fail it against thresholds.
 
@@ -88,7 +88,9 @@ def gate(
         if fmt is None:
             fail(f"cannot tell the format of {output} from its extension; give --format")
 
-    config = build_config(config_path, select, ignore, fail_on, no_lm, model, gguf_file, device, thresholds, weights)
+    config = build_config(
+        config_path, select, ignore, fail_on, no_lm, model, gguf_file, device, thresholds, weights, max_input_size
+    )
     uses_lm = bool(config.lm and config.enabled("F"))
     if min_fluency is not None and not uses_lm:
         fail("--min-fluency needs the language model (drop --no-lm and keep the F rules selected)")
@@ -104,7 +106,7 @@ def gate(
     )
 
     try:
-        corpus = _read(inputs, hyp, src, refs, text_field, id_field, doc_field, src_field, ref_fields)
+        corpus = _read(inputs, hyp, src, refs, text_field, id_field, doc_field, src_field, ref_fields, config.max_input_size)
         if (min_chrf is not None or min_bleu is not None) and not corpus.has_refs:
             fail("--min-chrf/--min-bleu need references: --ref with --hyp, or --ref-field")
         run = _run(corpus, config, cache_dir, no_cache, jobs, (show_progress or sys.stderr.isatty()) and not quiet)
@@ -129,13 +131,13 @@ def gate(
     sys.exit(EXIT_PASS if summary["passed"] else EXIT_FAIL)
 
 
-def _read(inputs, hyp, src, refs, text_field, id_field, doc_field, src_field, ref_fields):
+def _read(inputs, hyp, src, refs, text_field, id_field, doc_field, src_field, ref_fields, limit):
     from mtcheck.corpus import FieldNames, read_aligned, read_corpus
 
     if hyp:
-        return read_aligned(hyp, src, refs)
+        return read_aligned(hyp, src, refs, limit=limit)
     names = FieldNames(text=text_field, id=id_field, doc=doc_field, src=src_field, refs=tuple(ref_fields))
-    return read_corpus(inputs, names)
+    return read_corpus(inputs, names, limit=limit)
 
 
 def _run(corpus, config, cache_dir, no_cache, jobs, show_progress):
