@@ -87,24 +87,42 @@ SPAN_LM_CODES = ("F001",)  # sentence-level LM findings stay separate: merging w
 
 
 def merge_overlapping(findings: list[Finding]) -> list[Finding]:
-    """One finding per overlap between an LM span and a heuristic one: stronger severity, both reasons."""
+    """One finding per overlap between an LM span and a heuristic one: stronger severity, both reasons.
+
+    A merged finding keeps a suggestion only when that suggestion was made for exactly the merged
+    span: a heuristic's fix widened over an LM span would replace more text than it meant to.
+    """
+    import bisect
+
     merged = [f for f in findings if f.code not in SPAN_LM_CODES]
+    # Heuristic findings by start, with the running maximum of their ends: the first one that
+    # overlaps a span is found by binary search (n log n, not every pair).
+    order = sorted((i for i, h in enumerate(merged) if not h.code.startswith("F")), key=lambda i: merged[i].start)
+    reach: list[int] = []
+    for i in order:
+        reach.append(max(merged[i].end, reach[-1] if reach else merged[i].end))
     for lm in (f for f in findings if f.code in SPAN_LM_CODES):
-        partner = next(
-            (i for i, h in enumerate(merged) if not h.code.startswith("F") and h.overlaps(lm)), None
-        )
-        if partner is None:
+        first = bisect.bisect_right(reach, lm.start)
+        if first == len(order) or merged[order[first]].start >= lm.end:
             merged.append(lm)
             continue
+        partner = order[first]
         h = merged[partner]
+        start, end = min(h.start, lm.start), max(h.end, lm.end)
+        if (start, end) == (h.start, h.end):
+            suggestion = h.suggestion
+        elif (start, end) == (lm.start, lm.end):
+            suggestion = lm.suggestion
+        else:
+            suggestion = None
         merged[partner] = Finding(
             code=h.code,
             slug=h.slug,
             severity=max(h.severity, lm.severity),
-            start=min(h.start, lm.start),
-            end=max(h.end, lm.end),
+            start=start,
+            end=end,
             message=f"{h.message} Language model: {lm.message}",
-            suggestion=h.suggestion if h.suggestion is not None else lm.suggestion,
+            suggestion=suggestion,
             score=lm.score,
         )
     unique = {(f.code, f.start, f.end): f for f in merged}

@@ -121,6 +121,18 @@ class DocumentCasing:
         return zones
 
     @cached_property
+    def _title_case_first_sentence(self) -> bool:
+        """Whether the first sentence may be a headline or a lead run into one, where capitals are
+        typography: three or more capitalised words. A short plain first sentence ("the
+        PRESIDENT will travel") is text, so a one-sentence segment is still checked."""
+        if not self.doc.sentences:
+            return False
+        first = self.doc.sentences[0]
+        words = [w for w in LETTERS.findall(self.doc.text, first.start, first.end) if len(w) >= 4]
+        capitalised = sum(w[0].isupper() for w in words)
+        return capitalised >= 3
+
+    @cached_property
     def _merged_zones(self) -> tuple[list[int], list[int]]:
         """caps_zones merged into disjoint intervals: (starts, ends), sorted, for binary search."""
         starts: list[int] = []
@@ -163,7 +175,9 @@ class DocumentCasing:
                 neighbours = [runs[j].group() for j in (i - 1, i + 1) if 0 <= j < len(runs)]
                 caps_run = word.isupper() and any(len(n) >= 2 and n.isupper() for n in neighbours)
                 # Zones only matter for capitalised words; lower-case ones skip the scan.
-                in_zone = word[0].isupper() and (sentence.index == 0 or self._in_caps_zone(m.start()))
+                in_zone = word[0].isupper() and (
+                    (sentence.index == 0 and self._title_case_first_sentence) or self._in_caps_zone(m.start())
+                )
                 found.append(
                     Token(word, m.start(), m.end(), positional, after_name, caps_run or in_zone, beside_name)
                 )
@@ -193,10 +207,20 @@ class DocumentCasing:
 
     def _most_common_spelling(self, key: str) -> str | None:
         seen = self.spellings(key, mid_sentence=True)
+        if not seen and zipf_frequency(key, "en") < RARE_WORD_ZIPF:
+            # A short text may write a name only where capitals are positional (a sentence
+            # start, the first sentence). A word English rarely uses in lower case, capitalised
+            # there, is still the document's spelling of a name: "Lula … LULA said".
+            seen = Counter(t.text for t in self.by_key.get(key, ()) if t.shape in ("title", "mixed"))
         if not seen:
             return None
         # A tie goes to the spelling with more capitals: "McDonald" over "Mcdonald".
         return max(seen, key=lambda s: (seen[s], sum(ch.isupper() for ch in s)))
+
+
+# Zipf frequency below which a word is rare enough in English (under about 30 per million
+# words; wordfreq folds case, so names count too) that its capitalised form is taken for a name.
+RARE_WORD_ZIPF = 4.5
 
 
 def _is_name_like(word: str) -> bool:

@@ -112,16 +112,18 @@ class MissingSpaceAfterSentence(Rule):
 
 @register
 class StrayPunctuation(Rule):
-    """Catches a punctuation mark that stands alone between spaces or at a sentence start.
+    """Catches a punctuation mark that begins a sentence, belonging to no word.
 
-    Bad: ``He left . And then`` / ``, the minister said``
-    Good: ``He left. And then`` / ``the minister said``
+    Bad: ``; And then they left.`` / ``, the minister said``
+    Good: ``And then they left.`` / ``the minister said``
+
+    A mark after a word with a space before it ("He left .") is P002's.
     """
 
     code = "P004"
     slug = "stray-punctuation"
     severity = Severity.WARNING
-    summary = "A lone ',', ';' or '.' that belongs to no word."
+    summary = "A ',', ';', ':' or '.' at the start of a sentence, belonging to no word."
 
     def check(self, doc: Document, ctx: RuleContext) -> Iterator[Finding]:
         for sentence in doc.sentences:
