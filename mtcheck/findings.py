@@ -114,6 +114,7 @@ class DocumentReport:
 @dataclass
 class Report:
     documents: list[DocumentReport] = field(default_factory=list)
+    unit: str = "document"  # what one entry of ``documents`` is to the user: a gate report's are files
 
     @property
     def findings(self) -> list[Finding]:

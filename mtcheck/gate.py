@@ -426,4 +426,4 @@ def anchored_report(run: GateRun) -> Report:
                 document_fluency(scored),
             )
         )
-    return Report(documents)
+    return Report(documents, unit="file")

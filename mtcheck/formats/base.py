@@ -129,7 +129,7 @@ def summary_line(report: Report) -> str:
     counts = report.summary()["by_severity"]
     return (
         f"{pluralize(len(report.findings), 'finding')}: {counts['error']} error, {counts['warning']} warning, "
-        f"{counts['info']} info in {pluralize(len(report.documents), 'document')}"
+        f"{counts['info']} info in {pluralize(len(report.documents), report.unit)}"
     )
 
 

@@ -54,13 +54,19 @@ class DuplicateSentence(Rule):
             first = first_seen.setdefault(key, sentence)
             if first is sentence:
                 continue
-            line = doc.line_col(first.start)[0]
             yield self.finding(
                 sentence.start,
                 sentence.end,
-                f"This sentence repeats the one on line {line}; delete one of them.",
+                f"This sentence repeats the one {_earlier(sentence, first)} word for word; delete one of them.",
                 suggestion="",
             )
+
+
+def _earlier(sentence: Sentence, first: Sentence) -> str:
+    """Where the earlier sentence is, counted in sentences: right wherever the document came from
+    (a file, a corpus document joined from segments, a request), unlike a line number."""
+    back = sentence.index - first.index
+    return "just before it" if back == 1 else f"{back} sentences before it"
 
 
 @register
@@ -109,11 +115,10 @@ class NearDuplicateSentence(Rule):
             if match is None:
                 continue
             first, ratio = match
-            line = doc.line_col(first.start)[0]
             yield self.finding(
                 sentence.start,
                 sentence.end,
-                f"This sentence nearly repeats the one on line {line} ({ratio:.0%} the same words in order).",
+                f"This sentence nearly repeats the one {_earlier(sentence, first)} ({ratio:.0%} the same words in order).",
                 score=ratio,
             )
 
