@@ -199,10 +199,11 @@ def _describe_files(folder: Path) -> dict[str, dict[str, Any]]:
     for path in sorted(folder.iterdir()):
         if not path.is_file() or path.name == MANIFEST:
             continue
-        size = path.stat().st_size
-        entry: dict[str, Any] = {"size": size}
-        if size <= HASHED_FILE_LIMIT:
-            entry["sha256"] = _sha256(path)
+        info = path.stat()
+        entry: dict[str, Any] = {"size": info.st_size, "sha256": _sha256(path)}
+        if info.st_size > HASHED_FILE_LIMIT:
+            # Too large to hash at every load: hashed again only when its mtime has changed.
+            entry["mtime_ns"] = info.st_mtime_ns
         files[path.name] = entry
     return files
 
@@ -236,17 +237,37 @@ def manifest_problem(folder: Path) -> str | None:
         return "manifest lists no config.json"
     if not any(name.endswith(".safetensors") for name in files):
         return "manifest lists no weights"
+    touched = False
     for name, entry in files.items():
         path = folder / name
         try:
-            size = path.stat().st_size
+            info = path.stat()
         except OSError:
             return f"{name} is missing"
-        if size != entry.get("size"):
-            return f"{name} has size {size}, expected {entry.get('size')}"
+        if info.st_size != entry.get("size"):
+            return f"{name} has size {info.st_size}, expected {entry.get('size')}"
+        if "mtime_ns" in entry and entry["mtime_ns"] == info.st_mtime_ns:
+            continue  # unchanged since it was hashed
+        if "sha256" not in entry and info.st_size > HASHED_FILE_LIMIT:
+            # A cache built before large files were hashed: record its hash now (once).
+            entry["sha256"], entry["mtime_ns"], touched = _sha256(path), info.st_mtime_ns, True
+            continue
         if "sha256" in entry and _sha256(path) != entry["sha256"]:
             return f"{name} does not match its checksum"
+        if "mtime_ns" in entry:
+            entry["mtime_ns"], touched = info.st_mtime_ns, True
+    if touched:  # verified after a copy or a touch: remember, so the next load is cheap again
+        try:
+            _write_json_atomic(folder / MANIFEST, manifest)
+        except OSError:
+            pass  # a read-only cache still loads; it is hashed again next time
     return None
+
+
+def _write_json_atomic(path: Path, value: Any) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(value, indent=2), encoding="utf-8")
+    os.replace(tmp, path)
 
 
 # ---------------------------------------------------------------- quiet, offline transformers
@@ -396,9 +417,27 @@ def convert_gguf(gguf: Path, target: Path) -> Path:
 def ensure_converted(gguf: Path, root: Path | None = None) -> Path:
     """The converted folder for ``gguf``, building (or rebuilding) it when needed."""
     target = converted_dir(gguf, root)
-    if manifest_problem(target) is None:
+    problem = manifest_problem(target)
+    if problem is None:
         return target
+    _check_writable(target.parent)
+    if target.exists():
+        print(f"mtcheck: the model cache {target} is damaged ({problem}); rebuilding it", file=sys.stderr, flush=True)
     return convert_gguf(gguf, target)
+
+
+def _check_writable(folder: Path) -> None:
+    """Fail at once, not after the conversion's minute of work, when the cache cannot be written."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / f".write-test-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise LMError(
+            f"the model cache folder {folder} is not writable ({exc.strerror or exc}); "
+            "set MTCHECK_CACHE to a writable folder"
+        ) from None
 
 
 # ---------------------------------------------------------------- loading

@@ -231,3 +231,52 @@ def test_local_folder_and_unknown_names(tmp_path) -> None:
     assert os.environ["HF_HUB_OFFLINE"] == "1"
     with pytest.raises(LMError):
         models.load_model(str(tmp_path), device="cpu")  # a folder without a model
+
+
+def test_large_weights_are_hashed_once_and_again_only_when_touched(tmp_path, monkeypatch) -> None:
+    import os
+
+    monkeypatch.setattr(models, "HASHED_FILE_LIMIT", 100)
+    folder = tmp_path / "conv"
+    folder.mkdir()
+    source = tmp_path / "src.gguf"
+    source.write_bytes(b"x" * 100)
+    (folder / "config.json").write_text('{"a": 1}')
+    weights = folder / "model.safetensors"
+    weights.write_bytes(b"w" * 1000)
+    models.write_manifest(folder, source)
+    calls = []
+    real = models._sha256
+    monkeypatch.setattr(models, "_sha256", lambda path: calls.append(path.name) or real(path))
+    assert models.manifest_problem(folder) is None and "model.safetensors" not in calls  # mtime unchanged: no hash
+    data = bytearray(weights.read_bytes())
+    data[500] ^= 0xFF  # same size, one corrupt byte
+    weights.write_bytes(bytes(data))
+    os.utime(weights, ns=(1, 1))
+    assert models.manifest_problem(folder) == "model.safetensors does not match its checksum"
+    data[500] ^= 0xFF  # restored content, another mtime (a copy): verified once, then cheap again
+    weights.write_bytes(bytes(data))
+    calls.clear()
+    assert models.manifest_problem(folder) is None and calls.count("model.safetensors") == 1
+    calls.clear()
+    assert models.manifest_problem(folder) is None and "model.safetensors" not in calls
+
+
+def test_a_read_only_cache_folder_fails_at_once(tmp_path, monkeypatch) -> None:
+    import os
+
+    if os.geteuid() == 0:
+        blocked = tmp_path / "file-not-folder"
+        blocked.write_text("")
+        target = blocked / "cache"  # a folder cannot be made inside a file, even by root
+    else:
+        target = tmp_path / "ro" / "cache"
+        target.parent.mkdir()
+        target.parent.chmod(0o500)
+    with pytest.raises(models.LMError, match="not writable.*MTCHECK_CACHE"):
+        models._check_writable(target)
+    source = tmp_path / "src.gguf"
+    source.write_bytes(b"x" * 100)
+    monkeypatch.setattr(models, "convert_gguf", lambda *a: pytest.fail("converted before checking the folder"))
+    with pytest.raises(models.LMError, match="not writable"):
+        models.ensure_converted(source, target)
