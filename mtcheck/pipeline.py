@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from collections.abc import Callable, Iterable, Sequence
 
 from mtcheck.config import Config
-from mtcheck.document import Document
+from mtcheck.document import Document, gc_paused
 from mtcheck.findings import DocumentReport, Finding, Report, SentenceScore
 from mtcheck.rules.base import Rule, RuleContext, all_rules
 
@@ -47,7 +49,8 @@ class Checker:
         reports: list[DocumentReport] = []
         for begin in range(0, len(items), chunk_size):
             chunk = [Document.parse(text, source) for text, source in items[begin : begin + chunk_size]]
-            chunk_reports = [self._heuristics(doc) for doc in chunk]
+            with gc_paused():  # see mtcheck.document.gc_paused
+                chunk_reports = [self._heuristics(doc) for doc in chunk]
             if self.config.lm and self.fluency is not None:
                 self._add_fluency(chunk_reports)
             for report in chunk_reports:
@@ -60,7 +63,7 @@ class Checker:
     def _heuristics(self, doc: Document) -> DocumentReport:
         findings: list[Finding] = []
         for rule in self.rules:
-            findings.extend(rule.check(doc, self.context))
+            findings.extend(_capped(rule.check(doc, self.context), MAX_FINDINGS_PER_RULE))
         sentences = [SentenceScore(s.start, s.end) for s in doc.sentences]
         return DocumentReport(doc, findings, sentences)
 
@@ -81,6 +84,23 @@ class Checker:
                 continue
             kept.append(f.with_severity(self.config.severity_for(f.code, f.severity)))
         return kept
+
+
+# A rule that fires this often in one document has found input that is not prose (a table, a
+# dump, an attack); more of the same helps no reader and costs memory in proportion to the input.
+MAX_FINDINGS_PER_RULE = 1000
+
+
+def _capped(found: Iterable[Finding], limit: int) -> list[Finding]:
+    """The first ``limit`` findings of one rule; the last of them says that the rule stopped."""
+    kept: list[Finding] = []
+    for finding in found:
+        if len(kept) == limit:
+            last = kept[-1]
+            kept[-1] = replace(last, message=f"{last.message} (This rule stopped after {limit:,} findings in this document.)")
+            break
+        kept.append(finding)
+    return kept
 
 
 SPAN_LM_CODES = ("F001",)  # sentence-level LM findings stay separate: merging would blur a precise span

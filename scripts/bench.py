@@ -178,18 +178,47 @@ def worker_warm(spec: dict[str, Any]) -> dict[str, Any]:
     return {"load": load, "first": times[0], "warm": statistics.median(times[1:]), "findings": len(report.findings)}
 
 
+HEURISTIC_KINDS = ("news", "near-duplicates", "one-line", "closing-quotes", "opening-quotes")
+
+
+def heuristic_text(kind: str, size: int) -> str:
+    """``size`` characters of one input kind, deterministic: clean news in paragraphs; sentences
+    that nearly repeat each other; the news as one line with no line break; and the two
+    quote patterns that made the quote and casing rules quadratic ('Ab.” ', '“Ab ')."""
+    import random
+
+    if kind in ("news", "one-line"):
+        base = "\n\n".join(news_paragraphs(1000)) + "\n\n"
+        if kind == "one-line":
+            base = base.replace("\n", " ")
+        return (base * (size // len(base) + 1))[:size]
+    if kind == "near-duplicates":
+        rng = random.Random(7)
+        words = "the minister said the talks would resume next week in geneva and the delegations agreed to attend".split()
+        parts, length = [], 0
+        while length < size:
+            sentence = words[:]
+            sentence[rng.randrange(len(sentence))] = rng.choice(["would", "will", "may", "might", "could"])
+            part = " ".join(sentence).capitalize() + ". "
+            parts.append(part)
+            length += len(part)
+        return "".join(parts)[:size]
+    unit = {"closing-quotes": "Ab.\u201d ", "opening-quotes": "\u201cAb "}[kind]
+    return (unit * (size // len(unit) + 1))[:size]
+
+
 def worker_heuristics(spec: dict[str, Any]) -> dict[str, Any]:
     from mtcheck import Checker
     from mtcheck.config import Config
 
-    base = " ".join(p for p in news_paragraphs(400)) + "\n\n"
     size = int(spec["megabytes"] * 1_000_000)
-    text = (base * (size // len(base) + 1))[:size]
+    text = heuristic_text(spec.get("kind", "news"), size)
     checker = Checker(Config(lm=False))
     began = time.perf_counter()
-    checker.check(text)
+    report = checker.check(text)
     seconds = time.perf_counter() - began
-    return {"megabytes": spec["megabytes"], "seconds": seconds, "mb_per_s": spec["megabytes"] / seconds,
+    return {"kind": spec.get("kind", "news"), "megabytes": spec["megabytes"], "seconds": seconds,
+            "mb_per_s": spec["megabytes"] / seconds, "findings": len(report.findings),
             "torch_imported": "torch" in sys.modules}
 
 
@@ -319,12 +348,24 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         "findings": warm["findings"], "warm_peak_rss_mb": warm["_max_rss_mb"],
     }
     say("heuristics only …")
-    results["heuristics"] = [run_worker("heuristics", {"megabytes": size}) for size in args.sizes]
+    results["heuristics"] = heuristics_runs(args.sizes, args.kinds)
     if not args.quick:
         say("mtcheck gate …")
         results["gate"] = gate_runs(work, args.quick)
     results["loadavg_after"] = loadavg()
     return results
+
+
+def heuristics_runs(sizes: list[float], kinds: list[str]) -> list[dict[str, Any]]:
+    """--no-lm MB/s and the worker's peak RSS for every input kind and size."""
+    runs = []
+    for kind in kinds:
+        for size in sizes:
+            print(f"  --no-lm: {kind}, {size:g} MB …", file=sys.stderr, flush=True)
+            result = run_worker("heuristics", {"megabytes": size, "kind": kind})
+            result["peak_rss_mb"] = result.pop("_max_rss_mb")
+            runs.append(result)
+    return runs
 
 
 def gate_runs(work: Path, quick: bool) -> dict[str, Any]:
@@ -362,6 +403,13 @@ def gate_runs(work: Path, quick: bool) -> dict[str, Any]:
 # ------------------------------------------------------------------------------ report
 
 
+def heuristics_rows(runs: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    return [(f"--no-lm, {h['kind']}, {h['megabytes']:g} MB",
+             f"{h['mb_per_s']:.2f} MB/s, peak RSS {h['peak_rss_mb']:.0f} MB, {h['findings']} findings"
+             f"{' (torch imported!)' if h['torch_imported'] else ''}")
+            for h in runs]
+
+
 def markdown(results: dict[str, Any]) -> str:
     t, s = results["tokens_per_s"], results["sample"]
     rows = [
@@ -372,8 +420,7 @@ def markdown(results: dict[str, Any]) -> str:
         ("sample: warm check (median)", f"{s['warm_seconds'] * 1000:.0f} ms"),
         ("model + detector load", f"{s['load_seconds']:.2f} s"),
     ]
-    rows += [(f"--no-lm on {h['megabytes']:g} MB", f"{h['mb_per_s']:.2f} MB/s (torch imported: {h['torch_imported']})")
-             for h in results["heuristics"]]
+    rows += heuristics_rows(results["heuristics"])
     if "gate" in results:
         g = results["gate"]
         rows += [("gate --no-lm segments/s", f"{g['no_lm_segments_per_s']:.0f}"),
@@ -388,6 +435,9 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="fewer paragraphs and rounds, no gate run")
     parser.add_argument("--rounds", type=int, default=None)
     parser.add_argument("--sizes", default="1", help="comma-separated MB sizes for the --no-lm throughput (e.g. 1,10,50)")
+    parser.add_argument("--kinds", default=",".join(HEURISTIC_KINDS),
+                        help=f"--no-lm input kinds, comma-separated (default all: {', '.join(HEURISTIC_KINDS)})")
+    parser.add_argument("--heuristics-only", action="store_true", help="only the --no-lm throughput table (no model needed)")
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--md", type=Path, default=None)
     parser.add_argument("--worker", choices=sorted(WORKERS), help=argparse.SUPPRESS)
@@ -397,8 +447,20 @@ def main() -> None:
         print(json.dumps(WORKERS[args.worker](json.loads(args.spec))))
         return
     args.sizes = [float(x) for x in args.sizes.split(",") if x.strip()]
-    results = measure(args)
-    text = markdown(results)
+    args.kinds = [k for k in args.kinds.split(",") if k]
+    unknown = set(args.kinds) - set(HEURISTIC_KINDS)
+    if unknown:
+        parser.error(f"unknown --kinds {', '.join(sorted(unknown))} (known: {', '.join(HEURISTIC_KINDS)})")
+    if args.heuristics_only:
+        results = {"cpu": cpu_name(), "cores": os.cpu_count(), "loadavg_before": loadavg(),
+                   "heuristics": heuristics_runs(args.sizes, args.kinds), "loadavg_after": loadavg()}
+        rows = heuristics_rows(results["heuristics"])
+        text = "\n".join([f"CPU: {results['cpu']} ({results['cores']} cores); load {results['loadavg_before']} -> "
+                          f"{results['loadavg_after']}", "", "| measure | value |", "|---|---|"]
+                         + [f"| {a} | {b} |" for a, b in rows]) + "\n"
+    else:
+        results = measure(args)
+        text = markdown(results)
     print(text)
     if args.out:
         args.out.write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")

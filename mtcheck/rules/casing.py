@@ -152,12 +152,19 @@ class DocumentCasing:
 
     @cached_property
     def tokens(self) -> list[Token]:
+        """The words with a capital letter, each with where it stands. Lower-case words (most of
+        the text) only go into ``lower_keys``: neither rule reports them, so they cost one set add."""
         text = self.doc.text
         found: list[Token] = []
+        lower: set[str] = set()
         for sentence in self.doc.sentences:
             runs = list(LETTERS.finditer(text, sentence.start, sentence.end))
             for i, m in enumerate(runs):
                 word = m.group()
+                if word.islower():
+                    if len(word) >= 2:
+                        lower.add(word)
+                    continue
                 positional = _after_sentence_opening(text, sentence.start, m.start())
                 previous = runs[i - 1].group() if i and text[runs[i - 1].end() : m.start()].isspace() else ""
                 following = (
@@ -165,23 +172,29 @@ class DocumentCasing:
                     if i + 1 < len(runs) and text[m.end() : runs[i + 1].start()].isspace()
                     else ""
                 )
-                previous_positional = found[-1].positional if i else True
                 beside_name = _is_name_like(following) or (
-                    _is_name_like(previous) and not previous_positional
+                    _is_name_like(previous) and not _after_sentence_opening(text, sentence.start, runs[i - 1].start())
                 )
                 after_name = (
                     previous[:1].isupper() and not previous.isupper() and previous.lower() not in TITLES
                 )
-                neighbours = [runs[j].group() for j in (i - 1, i + 1) if 0 <= j < len(runs)]
-                caps_run = word.isupper() and any(len(n) >= 2 and n.isupper() for n in neighbours)
-                # Zones only matter for capitalised words; lower-case ones skip the scan.
+                caps_run = word.isupper() and any(
+                    len(n) >= 2 and n.isupper() for n in (runs[j].group() for j in (i - 1, i + 1) if 0 <= j < len(runs))
+                )
                 in_zone = word[0].isupper() and (
                     (sentence.index == 0 and self._title_case_first_sentence) or self._in_caps_zone(m.start())
                 )
                 found.append(
                     Token(word, m.start(), m.end(), positional, after_name, caps_run or in_zone, beside_name)
                 )
+        self._lower_keys = lower
         return found
+
+    @property
+    def lower_keys(self) -> set[str]:
+        """Every word (two letters or more) the document writes in lower case."""
+        self.tokens  # noqa: B018 - computed together
+        return self._lower_keys
 
     @cached_property
     def by_key(self) -> dict[str, list[Token]]:
@@ -350,7 +363,7 @@ class UnexpectedAllCaps(Rule):
         """
         if len(token.text) <= 3:
             return token.text in SHORT_COMMON_WORDS
-        lower_elsewhere = any(t.shape == "lower" for t in casing.by_key.get(token.key, ()))
+        lower_elsewhere = token.key in casing.lower_keys
         return lower_elsewhere or zipf_frequency(token.key, "en") >= self.MIN_ZIPF
 
     def _in_brackets(self, text: str, token: Token) -> bool:

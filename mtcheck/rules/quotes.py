@@ -60,6 +60,7 @@ REPORTING_VERBS = (
 # Where a quotation usually begins: after a colon, or after "said," / "added:".
 INTRODUCER = re.compile(r":\s+|\b(?:" + REPORTING_VERBS + r")\s*,\s+", re.IGNORECASE)
 INTRODUCER_BEFORE = re.compile(r"(?::|\b(?:" + REPORTING_VERBS + r")\s*,)\s*$", re.IGNORECASE)
+INTRODUCER_LOOKBACK = 200  # characters before an opening mark searched for "said:" / "added,"
 REPORTED_BEFORE = re.compile(r"\b(?:" + REPORTING_VERBS + r")\s*[,:]\s+$", re.IGNORECASE)
 # Words that cannot begin a quoted statement: they continue a clause that started earlier.
 MID_CLAUSE_STARTS = frozenset(
@@ -67,7 +68,7 @@ MID_CLAUSE_STARTS = frozenset(
 )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Mark:
     pos: int
     char: str
@@ -85,7 +86,7 @@ class ParagraphQuotes:
     final_open: Mark | None = None  # opener still open at the end, not continued
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class _Double:
     mark: Mark
     open_cost: float
@@ -296,7 +297,7 @@ def analyse_paragraph_quotes(doc: Document) -> list[ParagraphQuotes]:
                 # A closer whose quotation starts mid-clause right after "added:" in this
                 # paragraph ends a truncated quotation, not the one left open before.
                 begin = None if closer is None else _truncation_start(doc, trial, closer)
-                if begin is None or not REPORTED_BEFORE.search(text, paragraph.start, begin):
+                if begin is None or not REPORTED_BEFORE.search(text, max(paragraph.start, begin - INTRODUCER_LOOKBACK), begin):
                     actions, start_open = carried_actions, True
         result = ParagraphQuotes(paragraph)
         if _apply(result, doubles, actions, start_open, end_free) is not None and pending is not None:
@@ -517,7 +518,9 @@ class TruncatedQuotation(_QuoteRule):
             if opener.char not in "“\"":
                 continue
             words = re.match(r"\s*([a-z]+)\b", text[opener.pos + 1 : closer.pos])
-            before = text[quotes.paragraph.start : opener.pos]
+            # Only the words right before the opener matter: "added: “…". A bounded look-back
+            # keeps a paragraph with many quotations linear.
+            before = text[max(quotes.paragraph.start, opener.pos - INTRODUCER_LOOKBACK) : opener.pos]
             if words and words.group(1) in MID_CLAUSE_STARTS and INTRODUCER_BEFORE.search(before):
                 yield Finding(
                     self.code,

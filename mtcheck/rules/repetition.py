@@ -108,7 +108,12 @@ class NearDuplicateSentence(Rule):
         # How many sentences hold each word: rare words find the candidate pairs (prefix filtering).
         document_frequency = Counter(token for _, tokens in candidates for token in set(tokens))
         postings: dict[str, deque[int]] = defaultdict(lambda: deque(maxlen=self.MAX_CANDIDATES))
+        seen: set[tuple[str, ...]] = set()
         for index, (sentence, tokens) in enumerate(candidates):
+            exact = tuple(tokens)
+            if exact in seen:
+                continue  # a word-for-word repeat is R001's, and its first copy is already indexed
+            seen.add(exact)
             match = self._best_match(tokens, self._probe(tokens, document_frequency, postings), candidates)
             for token in set(tokens):
                 postings[token].append(index)

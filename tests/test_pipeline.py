@@ -1,4 +1,4 @@
-"""merge_overlapping: one finding per overlap, and never a suggestion for a span it was not made for."""
+"""The pipeline's last steps: merging LM and heuristic spans (never a suggestion for a span it was not made for), and the per-rule cap."""
 
 from __future__ import annotations
 
@@ -47,3 +47,15 @@ def test_thousands_of_findings_merge_one_to_one() -> None:
     spans = [lm(i * 10 + 2, i * 10 + 8) for i in range(0, 20_000, 2)]
     merged = merge_overlapping(heuristics + spans)
     assert len(merged) == 20_000 and all(f.suggestion is None for f in merged[::2])
+
+
+def test_a_rule_stops_after_its_cap_and_says_so() -> None:
+    from mtcheck import Checker
+    from mtcheck.config import Config
+    from mtcheck.pipeline import MAX_FINDINGS_PER_RULE
+
+    text = "Ab.\u201d " * (MAX_FINDINGS_PER_RULE + 50)
+    findings = [f for f in Checker(Config(lm=False, select=("Q001",))).check(text).findings]
+    assert len(findings) == MAX_FINDINGS_PER_RULE
+    assert findings[-1].message.endswith(f"(This rule stopped after {MAX_FINDINGS_PER_RULE:,} findings in this document.)")
+    assert "stopped" not in findings[-2].message
