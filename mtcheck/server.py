@@ -38,7 +38,7 @@ from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from mtcheck import __version__
 from mtcheck.config import Config
@@ -46,12 +46,16 @@ from mtcheck.errors import MtcheckError
 from mtcheck.findings import Report
 from mtcheck.pipeline import Checker
 from mtcheck.rules.base import Rule, all_rules
+from mtcheck.server_http import BodyLimit, ClientGone, SecurityHeaders, error_response, unless_gone
 from mtcheck.server_schemas import CheckOptions, CheckRequest, ErrorOut, HealthOut, ReportOut, RuleOut
 
 log = logging.getLogger("mtcheck.server")
 
 DEFAULT_MAX_BODY = 1_000_000
 DEFAULT_THREADS = 4
+DEFAULT_MAX_QUEUE = 32  # checks accepted at once (running and waiting); more get 503 at once
+DEFAULT_REQUEST_TIMEOUT = 60.0  # seconds a check may take, waiting included, before 503
+LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1", "[::1]")
 FLUENCY_CODES = ("F001", "F002")
 
 # Every output format of `mtcheck check --format`, with the media type it is served as.
@@ -223,99 +227,6 @@ def rule_rows(rules: dict[str, type[Rule]]) -> list[dict[str, Any]]:
 # -- HTTP plumbing ----------------------------------------------------------------------------------
 
 
-def error_response(status: int, error: str, message: str, details: list[dict[str, Any]] | None = None,
-                   headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse({"error": error, "message": message, "details": details or []}, status_code=status,
-                        headers=headers)
-
-
-class BodyLimit:
-    """Refuse request bodies over ``max_body`` bytes with 413, whether or not Content-Length is sent.
-
-    The body is read here (it is small by construction) and replayed to the app, so a chunked
-    upload is cut off as soon as it passes the limit instead of after it has been buffered.
-    """
-
-    def __init__(self, app: ASGIApp, max_body: int) -> None:
-        self.app = app
-        self.max_body = max_body
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        declared = dict(scope.get("headers") or []).get(b"content-length")
-        if declared is not None:
-            try:
-                length = int(declared)
-            except ValueError:
-                await error_response(400, "bad_request", "Content-Length is not a number")(scope, receive, send)
-                return
-            if length > self.max_body:
-                await self._too_large(scope, receive, send)
-                return
-        chunks: list[bytes] = []
-        size = 0
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > self.max_body:
-                await self._too_large(scope, receive, send)
-                return
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                break
-        body = b"".join(chunks)
-        replayed = False
-
-        async def replay() -> Message:
-            nonlocal replayed
-            if not replayed:
-                replayed = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return await receive()
-
-        await self.app(scope, replay, send)
-
-    async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
-        response = error_response(
-            413, "payload_too_large", f"the request body is larger than this server's limit of {self.max_body} bytes",
-            headers={"Connection": "close"},
-        )
-        await response(scope, receive, send)
-
-
-class SecurityHeaders:
-    """Headers every answer carries: no MIME sniffing, no referrer, no framing."""
-
-    HEADERS = [
-        (b"x-content-type-options", b"nosniff"),
-        (b"referrer-policy", b"no-referrer"),
-        (b"x-frame-options", b"DENY"),
-    ]
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
-        async def with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                present = {name.lower() for name, _ in message.get("headers", [])}
-                message["headers"] = list(message.get("headers", [])) + [
-                    header for header in self.HEADERS if header[0] not in present
-                ]
-            await send(message)
-
-        await self.app(scope, receive, with_headers)
-
-
 def _validation_details(errors: Sequence[dict[str, Any]]) -> tuple[str, list[dict[str, Any]]]:
     """One readable sentence per problem ("text: Input should be a valid string") and their details."""
     messages, details = [], []
@@ -348,10 +259,20 @@ def _static(name: str) -> bytes:
 # -- the app ----------------------------------------------------------------------------------------
 
 
-def create_app(service: CheckService | None = None, max_body: int = DEFAULT_MAX_BODY) -> FastAPI:
-    """The ASGI app; ``service`` defaults to one built from the default configuration."""
+def create_app(service: CheckService | None = None, max_body: int = DEFAULT_MAX_BODY,
+               max_queue: int = DEFAULT_MAX_QUEUE, request_timeout: float = DEFAULT_REQUEST_TIMEOUT,
+               allowed_hosts: Sequence[str] | None = None) -> FastAPI:
+    """The ASGI app; ``service`` defaults to one built from the default configuration.
+
+    Load shedding: at most ``max_queue`` checks are accepted at once (the rest answer 503 with
+    Retry-After at once); a check that has not finished after ``request_timeout`` seconds answers
+    503; a check whose client has disconnected is cancelled before it starts (a running one cannot
+    be interrupted: its thread finishes, and its result is dropped). ``allowed_hosts``: the Host
+    headers served (default: the local names; "*" for any), against DNS rebinding.
+    """
     service = service or CheckService()
     limiter: dict[str, anyio.CapacityLimiter] = {}
+    accepted = {"now": 0}
 
     def capacity() -> anyio.CapacityLimiter:
         # Created on first use, inside the running event loop, as anyio wants.
@@ -398,6 +319,7 @@ def create_app(service: CheckService | None = None, max_body: int = DEFAULT_MAX_
     # Middleware added last runs first: the size limit comes before any parsing, and even its 413
     # answers get the security headers.
     app.add_middleware(BodyLimit, max_body=max_body)
+    app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(allowed_hosts or LOCAL_HOSTS))
     app.add_middleware(SecurityHeaders)
     page = _static("index.html")
     assets = {name: _static(name) for name in STATIC_FILES}
@@ -409,6 +331,8 @@ def create_app(service: CheckService | None = None, max_body: int = DEFAULT_MAX_
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:  # noqa: ARG001
+        if exc.status_code == 400:  # the body could not be parsed (e.g. JSON nested too deeply): a schema error
+            return error_response(422, "invalid_request", f"the body is not a valid JSON request: {exc.detail}")
         names = {404: "not_found", 405: "method_not_allowed"}
         return error_response(exc.status_code, names.get(exc.status_code, "http_error"), str(exc.detail),
                               headers=getattr(exc, "headers", None))
@@ -438,17 +362,29 @@ def create_app(service: CheckService | None = None, max_body: int = DEFAULT_MAX_
         },
     )
     async def check(
+        request: Request,
         body: CheckRequest,
         format: FormatName = Query("json", description="Output format, as `mtcheck check --format`."),  # noqa: A002
     ) -> Response:
+        if accepted["now"] >= max_queue:
+            return error_response(503, "busy", f"the server is checking {max_queue} texts already; try again shortly",
+                                  headers={"Retry-After": "1"})
+        accepted["now"] += 1
         try:
-            rendered = await checked(body, format)
+            rendered = await unless_gone(request, asyncio.wait_for(checked(body, format), request_timeout))
+        except TimeoutError:
+            return error_response(503, "timeout", f"the check took more than {request_timeout:g} s; send less text "
+                                  "or try again later", headers={"Retry-After": "5"})
+        except ClientGone:
+            return Response(status_code=499)  # nobody reads it; the work was cancelled
         except OptionError as exc:
             return error_response(422, "invalid_request", f"options.lm: {exc}",
                                   [{"loc": ["options", "lm"], "type": "unavailable", "message": str(exc)}])
         except BrokenProcessPool:
             return error_response(503, "worker_died", "a checking process died; please try again",
                                   headers={"Retry-After": "1"})
+        finally:
+            accepted["now"] -= 1
         headers = {"Content-Security-Policy": REPORT_CSP} if format == "html" else None
         return Response(rendered, media_type=MEDIA_TYPES[format], headers=headers)
 

@@ -62,6 +62,12 @@ def is_loopback(host: str) -> bool:
               help="Checks run at once in worker threads (language-model calls still run one at a time).")
 @click.option("--workers-processes", "processes", type=click.IntRange(0, 64), default=2, show_default=True,
               help="Worker processes for heuristics-only checks (0: use the threads; slower under load).")
+@click.option("--max-queue", type=click.IntRange(1, 100_000), default=32, show_default=True,
+              help="Checks accepted at once (running and waiting); more are answered 503 with Retry-After.")
+@click.option("--request-timeout", type=click.FloatRange(0.1, 3600), default=60.0, show_default=True,
+              help="Seconds a check may take, waiting included, before it is answered 503.")
+@click.option("--allow-host", "allow_hosts", multiple=True,
+              help="A Host header to serve besides localhost, 127.0.0.1 and ::1 (repeat; '*' for any).")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="mtcheck.toml or pyproject.toml to use instead of discovery.")
 @click.option("--no-lm", "no_lm", is_flag=True, help="Heuristic rules only (fast; never loads torch).")
@@ -74,7 +80,8 @@ def is_loopback(host: str) -> bool:
 @click.option("--log-level", type=click.Choice(["critical", "error", "warning", "info", "debug"]), default="info",
               show_default=True)
 def serve(  # noqa: ANN001
-    host, port, max_body, threads, processes, config_path, no_lm, model, gguf_file, device, thresholds, weights, log_level
+    host, port, max_body, threads, processes, max_queue, request_timeout, allow_hosts, config_path, no_lm, model,
+    gguf_file, device, thresholds, weights, log_level
 ) -> None:
     """Serve the checker over HTTP: POST /v1/check, GET /v1/rules, GET /healthz, /docs, and a page at /."""
     from mtcheck.commands.common import fail, resolve_config
@@ -96,5 +103,14 @@ def serve(  # noqa: ANN001
         service = CheckService(config, threads=threads, processes=processes)
     except MtcheckError as exc:
         fail(str(exc))
-    app = create_app(service, max_body=max_body)
-    uvicorn.run(app, host=host, port=port, log_level=log_level, server_header=False, proxy_headers=False)
+    from mtcheck.server import LOCAL_HOSTS
+
+    hosts = [*LOCAL_HOSTS, *allow_hosts]
+    if not is_loopback(host) and not allow_hosts:
+        click.echo(f"mtcheck: note: only Host headers {', '.join(LOCAL_HOSTS)} are served; add yours with --allow-host",
+                   err=True)
+    app = create_app(service, max_body=max_body, max_queue=max_queue, request_timeout=request_timeout,
+                     allowed_hosts=hosts)
+    # Connections that stay idle (or send their headers slowly) are closed after 5 s.
+    uvicorn.run(app, host=host, port=port, log_level=log_level, server_header=False, proxy_headers=False,
+                timeout_keep_alive=5)

@@ -19,7 +19,7 @@ def service() -> CheckService:
 
 @pytest.fixture
 def client(service) -> Iterator[TestClient]:
-    with TestClient(create_app(service, max_body=20_000)) as test_client:
+    with TestClient(base_url="http://localhost", app=create_app(service, max_body=20_000)) as test_client:
         yield test_client
 
 
@@ -30,5 +30,5 @@ def fake_lm() -> FakeFluency:
 
 @pytest.fixture
 def lm_client(fake_lm) -> Iterator[TestClient]:
-    with TestClient(create_app(CheckService(Config(lm=True), fluency=fake_lm))) as test_client:
+    with TestClient(base_url="http://localhost", app=create_app(CheckService(Config(lm=True), fluency=fake_lm))) as test_client:
         yield test_client

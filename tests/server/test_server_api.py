@@ -83,7 +83,7 @@ def test_select_and_ignore_apply_to_one_request_only(client):
 
 def test_server_ignore_list_is_kept_and_extended(service):
     app = create_app(CheckService(Config(lm=False, ignore=("Q",))))
-    with TestClient(app) as client:
+    with TestClient(base_url="http://localhost", app=app) as client:
         text = DOUBLED_PERIOD + REPEATED_WORD + OPEN_QUOTE
         assert "Q002" not in codes(check(client, text))
         assert codes(check(client, text, options={"ignore": ["R"]})) == ["P001"]
@@ -220,7 +220,7 @@ def test_worker_processes_answer_exactly_like_threads():
         ("markdown", {"text": OPEN_QUOTE, "source": "b.txt"}),
         ("json", {"text": ""}),
     ]
-    with TestClient(threaded) as one, TestClient(pooled) as other:
+    with TestClient(base_url="http://localhost", app=threaded) as one, TestClient(base_url="http://localhost", app=pooled) as other:
         assert pooled_service.pool() is not None
         for fmt, body in requests:
             a = one.post(f"/v1/check?format={fmt}", json=body)
@@ -235,7 +235,7 @@ def test_a_dead_worker_process_is_replaced():
     import signal
 
     service = CheckService(Config(lm=False), processes=1)
-    with TestClient(create_app(service)) as client:
+    with TestClient(base_url="http://localhost", app=create_app(service)) as client:
         pid = service.pool().submit(os.getpid).result(timeout=30)
         os.kill(pid, signal.SIGKILL)
         first = client.post("/v1/check", json={"text": DOUBLED_PERIOD})
@@ -256,7 +256,7 @@ def test_a_crash_inside_a_check_answers_json_500(service):
         raise RuntimeError("boom")
 
     service.checker.check = broken
-    with TestClient(create_app(service), raise_server_exceptions=False) as client:
+    with TestClient(base_url="http://localhost", app=create_app(service), raise_server_exceptions=False) as client:
         response = client.post("/v1/check", json={"text": "Anything."})
     assert response.status_code == 500
     assert response.json() == {"error": "internal_error", "message": "the server failed: RuntimeError", "details": []}
