@@ -22,6 +22,22 @@ from mtcheck.fluency.states import run_backbone
 from mtcheck.fluency.weights import DetectorWeights, DetectorWeightsError, for_backbone
 
 NET_BATCH_TOKENS = 8192  # padded tokens per network pass
+# Rows' states are held for at most this many tokens at a time (about 150 MB of float32 states),
+# so memory stays flat however long the document: a window's rows are scored, then dropped.
+WINDOW_TOKENS = 65536
+
+
+def _windows(rows: Sequence[Row], tokens: int) -> list[list[int]]:
+    """Consecutive runs of row indices holding at most ``tokens`` tokens (a longer row alone)."""
+    windows: list[list[int]] = [[]]
+    size = 0
+    for index, row in enumerate(rows):
+        if windows[-1] and size + len(row.ids) > tokens:
+            windows.append([])
+            size = 0
+        windows[-1].append(index)
+        size += len(row.ids)
+    return [w for w in windows if w]
 
 
 @dataclass
@@ -68,17 +84,21 @@ class Detector:
         result = [np.zeros(len(d.words)) for d in documents]
         if not all_rows:
             return result
-        lengths = [len(row.ids) for row in all_rows]
-        order = sorted(range(len(all_rows)), key=lengths.__getitem__)
         with self.backbone.threads:
-            states = run_backbone(self.backbone.engine, all_rows, self.weights.shape.depth, self.weights.shape.features > 0)
-            for group in length_groups(order, lengths, NET_BATCH_TOKENS):
-                batch, batch_lengths = padded([states[i] for i in group])
-                with torch.inference_mode():
-                    probs = torch.sigmoid(self.net(batch.to(self.backbone.device), batch_lengths)).float().cpu().numpy()
-                for slot, i in enumerate(group):
-                    row = all_rows[i]
-                    result[owners[i]][row.words] = probs[slot, row.last_token]
+            for window in _windows(all_rows, WINDOW_TOKENS):
+                rows_here = [all_rows[i] for i in window]
+                states = run_backbone(
+                    self.backbone.engine, rows_here, self.weights.shape.depth, self.weights.shape.features > 0
+                )
+                lengths = [len(row.ids) for row in rows_here]
+                order = sorted(range(len(rows_here)), key=lengths.__getitem__)
+                for group in length_groups(order, lengths, NET_BATCH_TOKENS):
+                    batch, batch_lengths = padded([states[i] for i in group])
+                    with torch.inference_mode():
+                        probs = torch.sigmoid(self.net(batch.to(self.backbone.device), batch_lengths)).float().cpu().numpy()
+                    for slot, i in enumerate(group):
+                        row = rows_here[i]
+                        result[owners[window[i]]][row.words] = probs[slot, row.last_token]
         return result
 
     def analyse(self, documents: Sequence[Document], ctx=None, spans: bool = True) -> list[FluencyResult]:

@@ -79,3 +79,13 @@ def test_another_model_without_weights_is_one_clear_line_not_a_fallback(tmp_path
     last = [line for line in result.output.splitlines() if line.strip()][-1]
     assert last.startswith("mtcheck: error: the detector weights") and "mtcheck train --model" in last
     assert "Traceback" not in result.output
+
+
+def test_windows_of_rows_give_the_same_probabilities(tiny_detector, monkeypatch) -> None:
+    import mtcheck.fluency.detector as detector_module
+
+    documents = [Document.parse(t) for t in TEXTS * 3]
+    whole = tiny_detector.probabilities(documents)
+    monkeypatch.setattr(detector_module, "WINDOW_TOKENS", 16)  # a window per row or two
+    for a, b in zip(whole, tiny_detector.probabilities(documents)):
+        assert np.allclose(a, b, atol=1e-5)
