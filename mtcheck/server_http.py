@@ -17,6 +17,46 @@ def error_response(status: int, error: str, message: str, details: list[dict[str
                         headers=headers)
 
 
+BODY_TIMEOUT = 30.0  # seconds for a whole request body to arrive
+HEADER_TIMEOUT = 10.0  # seconds for a request's headers to arrive on a connection
+
+
+def header_timeout_protocol() -> type:
+    """uvicorn's h11 protocol, closing a connection whose request headers have not all arrived
+    HEADER_TIMEOUT seconds after it opened (or after its last response): a client that trickles
+    its headers ("slowloris") no longer holds a connection for ever."""
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+
+    class HeaderTimeoutProtocol(H11Protocol):
+        def connection_made(self, transport) -> None:  # noqa: ANN001
+            super().connection_made(transport)
+            self._arm()
+
+        def _arm(self) -> None:
+            self._waiting_for = self.scope if hasattr(self, "scope") else None
+            self._header_timer = self.loop.call_later(HEADER_TIMEOUT, self._headers_too_slow)
+
+        def _headers_too_slow(self) -> None:
+            if getattr(self, "scope", None) is self._waiting_for and not self.transport.is_closing():
+                self.transport.close()
+
+        def data_received(self, data: bytes) -> None:
+            super().data_received(data)
+            if getattr(self, "scope", None) is not self._waiting_for:
+                self._header_timer.cancel()  # a new request's headers are in
+
+        def on_response_complete(self) -> None:
+            super().on_response_complete()
+            self._header_timer.cancel()
+            self._arm()
+
+        def connection_lost(self, exc) -> None:  # noqa: ANN001
+            self._header_timer.cancel()
+            super().connection_lost(exc)
+
+    return HeaderTimeoutProtocol
+
+
 class BodyLimit:
     """Refuse request bodies over ``max_body`` bytes with 413, whether or not Content-Length is sent.
 
@@ -44,8 +84,15 @@ class BodyLimit:
                 return
         chunks: list[bytes] = []
         size = 0
+        deadline = asyncio.get_running_loop().time() + BODY_TIMEOUT
         while True:
-            message = await receive()
+            try:
+                message = await asyncio.wait_for(receive(), max(0.0, deadline - asyncio.get_running_loop().time()))
+            except TimeoutError:
+                response = error_response(408, "request_timeout", f"the body did not arrive within {BODY_TIMEOUT:g} s",
+                                          headers={"Connection": "close"})
+                await response(scope, receive, send)
+                return
             if message["type"] == "http.disconnect":
                 return
             chunk = message.get("body", b"")

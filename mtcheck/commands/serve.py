@@ -111,6 +111,8 @@ def serve(  # noqa: ANN001
                    err=True)
     app = create_app(service, max_body=max_body, max_queue=max_queue, request_timeout=request_timeout,
                      allowed_hosts=hosts)
-    # Connections that stay idle (or send their headers slowly) are closed after 5 s.
+    from mtcheck.server_http import header_timeout_protocol
+
+    # Idle keep-alive connections close after 5 s; headers must arrive within 10 s, bodies within 30 s.
     uvicorn.run(app, host=host, port=port, log_level=log_level, server_header=False, proxy_headers=False,
-                timeout_keep_alive=5)
+                timeout_keep_alive=5, http=header_timeout_protocol())

@@ -63,7 +63,10 @@ def live_server(service: CheckService, max_body: int = 1_000_000, log_level: str
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    config = uvicorn.Config(create_app(service, max_body=max_body), log_level=log_level, lifespan="on")
+    from mtcheck.server_http import header_timeout_protocol
+
+    config = uvicorn.Config(create_app(service, max_body=max_body), log_level=log_level, lifespan="on",
+                            http=header_timeout_protocol())
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()

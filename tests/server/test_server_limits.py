@@ -101,3 +101,39 @@ def test_json_nested_too_deeply_is_422() -> None:
         body = '{"text": ' + "[" * 100_000 + "]" * 100_000 + "}"
         answer = http.post("/v1/check", content=body, headers={"content-type": "application/json"})
         assert answer.status_code == 422 and answer.json()["error"] == "invalid_request"
+
+
+def test_a_connection_that_trickles_its_headers_is_closed(monkeypatch) -> None:
+    import socket
+
+    import mtcheck.server_http
+    from serverkit import live_server
+
+    monkeypatch.setattr(mtcheck.server_http, "HEADER_TIMEOUT", 0.5)
+    with live_server(CheckService(Config(lm=False), processes=0)) as server:
+        host, port = server.url.removeprefix("http://").split(":")
+        slow = socket.create_connection((host, int(port)))
+        slow.sendall(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n")  # and never the blank line
+        slow.settimeout(5)
+        began = time.perf_counter()
+        assert slow.recv(100) == b"" and time.perf_counter() - began < 3  # closed by the server
+        fast = socket.create_connection((host, int(port)))
+        fast.sendall(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        fast.settimeout(5)
+        assert fast.recv(100).startswith(b"HTTP/1.1 200")
+
+
+def test_a_body_that_never_arrives_is_408(monkeypatch) -> None:
+    import socket
+
+    import mtcheck.server_http
+    from serverkit import live_server
+
+    monkeypatch.setattr(mtcheck.server_http, "BODY_TIMEOUT", 0.5)
+    with live_server(CheckService(Config(lm=False), processes=0)) as server:
+        host, port = server.url.removeprefix("http://").split(":")
+        slow = socket.create_connection((host, int(port)))
+        slow.sendall(b"POST /v1/check HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+                     b"Content-Length: 100\r\n\r\n{\"text\": ")
+        slow.settimeout(5)
+        assert slow.recv(200).startswith(b"HTTP/1.1 408")
