@@ -29,7 +29,7 @@ class Severity(enum.IntEnum):
         return self.name.lower()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Finding:
     code: str
     slug: str
@@ -49,7 +49,7 @@ class Finding:
         return self.start < other.end and other.start < self.end
 
 
-@dataclass
+@dataclass(slots=True)
 class SentenceScore:
     start: int
     end: int

@@ -75,7 +75,7 @@ TITLES = frozenset(
 )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Token:
     """One run of letters ('McDonald' in "McDonald's"), with where it stands."""
 
