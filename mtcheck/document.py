@@ -72,10 +72,15 @@ class Paragraph(Span):
     sentences: tuple[Sentence, ...] = field(repr=False, default=())
 
 
+LATIN_WORD = re.compile(r"[A-Za-z]+")
+TOKEN_LOOKBACK = 64  # characters looked back from a dot for the word it ends
+
+
 def _abbreviation_before(text: str, dot: int) -> bool:
     """True when the period at ``dot`` closes an abbreviation or an initial."""
     start = dot
-    while start > 0 and (text[start - 1].isalnum() or text[start - 1] == "."):
+    floor = max(0, dot - TOKEN_LOOKBACK)
+    while start > floor and (text[start - 1].isalnum() or text[start - 1] == "."):
         start -= 1
     token = text[start:dot]
     if not token:
@@ -100,8 +105,11 @@ def _is_boundary(text: str, match: re.Match[str], limit: int) -> bool:
     if not starts_sentence:
         return False
     if marks == "." and _abbreviation_before(text, match.start()):
-        next_word = re.match(r"[A-Za-z]+", text[after:limit])
-        token_before = text[: match.start()].rsplit(None, 1)[-1] if match.start() else ""
+        next_word = LATIN_WORD.match(text, after, limit)
+        # The run of non-space characters before the dot; a bounded look-back keeps a long text
+        # with many dots linear (no abbreviation or acronym is that long).
+        window = text[max(0, match.start() - TOKEN_LOOKBACK) : match.start()]
+        token_before = window.rsplit(None, 1)[-1] if window.strip() else ""
         dotted_acronym = "." in token_before and len(token_before) > 1
         return bool(dotted_acronym and next_word and next_word.group().lower() in SENTENCE_STARTERS)
     return True

@@ -122,15 +122,22 @@ class DocumentCasing:
 
     @cached_property
     def _title_case_first_sentence(self) -> bool:
-        """Whether the first sentence may be a headline or a lead run into one, where capitals are
-        typography: three or more capitalised words. A short plain first sentence ("the
-        PRESIDENT will travel") is text, so a one-sentence segment is still checked."""
+        """Whether the first sentence may be a headline, where capitals are typography: a line of
+        its own with no full stop ("Baboons armed with a CHAINSAW"), or one with three or more
+        title-case words (a title-case headline, or a lead run into one). A plain short first
+        sentence ("Officials said the PRESIDENT will travel.") is text, so one-sentence segments
+        are still checked."""
         if not self.doc.sentences:
             return False
         first = self.doc.sentences[0]
-        words = [w for w in LETTERS.findall(self.doc.text, first.start, first.end) if len(w) >= 4]
-        capitalised = sum(w[0].isupper() for w in words)
-        return capitalised >= 3
+        text = self.doc.text
+        unpunctuated_line = (
+            not first.text.rstrip().endswith(tuple(HEADLINE_END_MARKS))
+            and (first.end == len(text) or text[first.end : first.end + 1] in "\r\n")
+        )
+        words = [w for w in LETTERS.findall(text, first.start, first.end) if len(w) >= 4]
+        capitalised = sum(w[0].isupper() and not w.isupper() for w in words)  # title case, not the capitals checked
+        return unpunctuated_line or capitalised >= 3
 
     @cached_property
     def _merged_zones(self) -> tuple[list[int], list[int]]:
@@ -231,6 +238,8 @@ class DocumentCasing:
         return max(seen, key=lambda s: (seen[s], sum(ch.isupper() for ch in s)))
 
 
+HEADLINE_END_MARKS = ".!?…:;\"”’)"  # a first line ending otherwise is a headline
+
 # Zipf frequency below which a word is rare enough in English (under about 30 per million
 # words; wordfreq folds case, so names count too) that its capitalised form is taken for a name.
 RARE_WORD_ZIPF = 4.5
@@ -323,8 +332,8 @@ class InconsistentNameCase(Rule):
 class UnexpectedAllCaps(Rule):
     """Catches an ordinary word in capitals that is not an acronym.
 
-    Bad: ``the PRESIDENT will travel to Paris`` / ``officials SAID the plan was final``
-    Good: ``the president will travel to Paris`` / ``the NATO summit`` / ``Pope Benedict XVI``
+    Bad: ``Officials said the PRESIDENT will travel to Paris.`` / ``officials SAID the plan was final.``
+    Good: ``Officials said the president will travel to Paris.`` / ``the NATO summit`` / ``Pope Benedict XVI``
 
     A word the document also spells in title case is C001's; headlines, datelines, runs of
     capitals, words next to a capitalised name ("CARES Act") and known acronyms are left alone.

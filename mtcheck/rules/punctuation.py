@@ -95,7 +95,8 @@ class MissingSpaceAfterSentence(Rule):
 
     def check(self, doc: Document, ctx: RuleContext) -> Iterator[Finding]:
         for m in self.PATTERN.finditer(doc.text):
-            before = doc.text[: m.start()].rsplit(None, 1)
+            # the word the dot ends ("e.g.The", "site.com"): a bounded look-back keeps this linear
+            before = doc.text[max(0, m.start() - 64) : m.start()].rsplit(None, 1)
             token = before[-1] if before else ""
             if "." in token or "/" in token or "@" in token:
                 continue

@@ -254,6 +254,9 @@ FUNCTION_WORDS = frozenset(
 )
 
 
+LIST_LOOKBACK = 400  # characters before "and" searched for the items of a comma list
+
+
 def is_comparative(word: str) -> bool:
     """'bigger', 'closer', 'easier': an -er form whose base is a common English word."""
     word = word.lower()
@@ -365,7 +368,8 @@ class RepeatedCoordinatedPhrase(Rule):
         """'X, Y and X': the last item of a comma list repeats an earlier item."""
         words = sentence.words
         conjunction = words[i]
-        before = text[sentence.start : conjunction.start].rstrip()
+        # a list's items lie just before its "and": a bounded look-back keeps long sentences linear
+        before = text[max(sentence.start, conjunction.start - LIST_LOOKBACK) : conjunction.start].rstrip()
         if before.endswith(","):
             before = before[:-1]
         earlier = self._earlier_items([part.strip() for part in before.split(",")])
