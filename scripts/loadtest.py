@@ -17,6 +17,7 @@ import ipaddress
 import json
 import math
 import os
+from pathlib import Path
 import socket
 import subprocess
 import sys
@@ -64,6 +65,7 @@ class Result:
     throughput_rps: float
     wall_s: float
     first_error: str | None = None
+    server_rss_mb: tuple[float, float] | None = None  # the server's resident memory before and after (Linux)
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -208,9 +210,25 @@ def load_test(clients: int = 50, requests: int = 500, duration: float = 30.0, ti
         return asyncio.run(run_clients(url.rstrip("/"), clients, requests, duration, timeout, lm))
     process, own_url = start_server(lm, threads, processes)
     try:
-        return asyncio.run(run_clients(own_url, clients, requests, duration, timeout, lm))
+        before = resident_mb(process.pid)
+        result = asyncio.run(run_clients(own_url, clients, requests, duration, timeout, lm))
+        after = resident_mb(process.pid)
+        if before is not None and after is not None:
+            result.server_rss_mb = (before, after)
+        return result
     finally:
         stop_server(process)
+
+
+def resident_mb(pid: int) -> float | None:
+    """A process's resident memory in MB, from /proc (None elsewhere)."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        return None
+    return None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -232,7 +250,8 @@ def main(argv: list[str] | None = None) -> int:
     else:
         print(f"{result.requests} requests from {result.clients} clients in {result.wall_s} s "
               f"({result.throughput_rps} req/s): p50 {result.p50_ms} ms, p99 {result.p99_ms} ms, "
-              f"max {result.max_ms} ms, {result.errors} errors, {result.shed} shed (503, retried)")
+              f"max {result.max_ms} ms, {result.errors} errors, {result.shed} shed (503, retried)"
+              + (f"; server memory {result.server_rss_mb[0]} -> {result.server_rss_mb[1]} MB" if result.server_rss_mb else ""))
         if result.first_error:
             print(f"first error: {result.first_error}")
     return 1 if result.errors or not result.requests else 0
