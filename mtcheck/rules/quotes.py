@@ -237,7 +237,7 @@ def _single_role(text: str, i: int, lo: int, hi: int) -> str:
     before, after = _neighbours(text, i, lo, hi)
     if before.isalnum() and after.isalnum():
         return "apostrophe"  # don't, Putin’s
-    rest = text[i + 1 : hi]
+    rest = text[i + 1 : min(hi, i + 40)]  # the word after the mark is all that matters (bounded: linear)
     if re.match(r"\d\d(?:s\b|\b(?!\d))", rest):
         return "apostrophe"  # '90s, ’20
     if RN_ROLL.fullmatch(text[i : i + 3]) or RN_ROLL.fullmatch(text[max(i - 2, 0) : i + 1]):
