@@ -87,10 +87,17 @@ def _same_family(a: str, b: str) -> bool:
     return a == b or (a in cjk and b in cjk)
 
 
+BEYOND_LATIN = re.compile("[^\x00-\u036f]")
+
+
 def foreign_runs(text: str) -> Iterator[tuple[int, int, str]]:
     """(start, end, script) of every run of foreign-script characters."""
     i, n = 0, len(text)
     while i < n:
+        beyond = BEYOND_LATIN.search(text, i)  # script_of is None below U+0370: skip those in C
+        if beyond is None:
+            return
+        i = beyond.start()
         script = script_of(text[i])
         if script is None:
             i += 1
