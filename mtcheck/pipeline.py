@@ -53,8 +53,9 @@ class Checker:
                 chunk_reports = [self._heuristics(doc) for doc in chunk]
             if self.config.lm and self.fluency is not None:
                 self._add_fluency(chunk_reports)
-            for report in chunk_reports:
-                report.findings = merge_overlapping(self._configure(report.document, report.findings))
+            with gc_paused():
+                for report in chunk_reports:
+                    report.findings = merge_overlapping(self._configure(report.document, report.findings))
             reports.extend(chunk_reports)
             if progress is not None:
                 progress(len(chunk))

@@ -86,20 +86,21 @@ class Token:
     after_name: bool  # right after a capitalised word: "Louis XIV"
     in_caps_block: bool  # inside a headline, a dateline or a run of capitals
     beside_name: bool  # next to a capitalised word that is not so by position: "CARES Act"
+    shape: str  # "upper", "lower", "title" or "mixed" (word_shape), read many times per token
 
     @property
     def key(self) -> str:
         return self.text.lower()
 
-    @property
-    def shape(self) -> str:
-        if len(self.text) >= 2 and self.text.isupper():
-            return "upper"
-        if self.text.islower():
-            return "lower"
-        if self.text[0].isupper() and self.text[1:].islower():
-            return "title"
-        return "mixed"
+
+def word_shape(text: str) -> str:
+    if len(text) >= 2 and text.isupper():
+        return "upper"
+    if text.islower():
+        return "lower"
+    if text[0].isupper() and text[1:].islower():
+        return "title"
+    return "mixed"
 
 
 class DocumentCasing:
@@ -192,7 +193,8 @@ class DocumentCasing:
                     (sentence.index == 0 and self._title_case_first_sentence) or self._in_caps_zone(m.start())
                 )
                 found.append(
-                    Token(word, m.start(), m.end(), positional, after_name, caps_run or in_zone, beside_name)
+                    Token(word, m.start(), m.end(), positional, after_name, caps_run or in_zone, beside_name,
+                          word_shape(word))
                 )
         self._lower_keys = lower
         return found
