@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from mtcheck.errors import MtcheckError
-from mtcheck.lm import models
+from mtcheck.lm import model_cache, models
 from mtcheck.lm.models import DeviceError, LMError, ModelNotFoundError
 
 
@@ -37,7 +37,7 @@ def fake_gguf(tmp_path, monkeypatch):
         lm = tiny_model()
         return lm.model, lm.tokenizer
 
-    monkeypatch.setattr(models, "read_gguf", read)
+    monkeypatch.setattr(model_cache, "read_gguf", read)
     return path, calls
 
 
@@ -206,7 +206,7 @@ def test_failed_conversion_leaves_nothing_behind(cache, fake_gguf, monkeypatch) 
     def broken(gguf):
         raise RuntimeError("bad tensor block")
 
-    monkeypatch.setattr(models, "read_gguf", broken)
+    monkeypatch.setattr(model_cache, "read_gguf", broken)
     with pytest.raises(LMError, match="bad tensor block"):
         models.load_model(gguf_file=str(path), device="cpu")
     assert not cache.exists() or list(cache.iterdir()) == []
@@ -236,7 +236,7 @@ def test_local_folder_and_unknown_names(tmp_path) -> None:
 def test_large_weights_are_hashed_once_and_again_only_when_touched(tmp_path, monkeypatch) -> None:
     import os
 
-    monkeypatch.setattr(models, "HASHED_FILE_LIMIT", 100)
+    monkeypatch.setattr(model_cache, "HASHED_FILE_LIMIT", 100)
     folder = tmp_path / "conv"
     folder.mkdir()
     source = tmp_path / "src.gguf"
@@ -246,8 +246,8 @@ def test_large_weights_are_hashed_once_and_again_only_when_touched(tmp_path, mon
     weights.write_bytes(b"w" * 1000)
     models.write_manifest(folder, source)
     calls = []
-    real = models._sha256
-    monkeypatch.setattr(models, "_sha256", lambda path: calls.append(path.name) or real(path))
+    real = model_cache.file_sha256
+    monkeypatch.setattr(model_cache, "file_sha256", lambda path: calls.append(path.name) or real(path))
     assert models.manifest_problem(folder) is None and "model.safetensors" not in calls  # mtime unchanged: no hash
     data = bytearray(weights.read_bytes())
     data[500] ^= 0xFF  # same size, one corrupt byte
@@ -273,10 +273,10 @@ def test_a_read_only_cache_folder_fails_at_once(tmp_path, monkeypatch) -> None:
         target = tmp_path / "ro" / "cache"
         target.parent.mkdir()
         target.parent.chmod(0o500)
-    with pytest.raises(models.LMError, match="not writable.*MTCHECK_CACHE"):
-        models._check_writable(target)
+    with pytest.raises(LMError, match="not writable.*MTCHECK_CACHE"):
+        model_cache._check_writable(target)
     source = tmp_path / "src.gguf"
     source.write_bytes(b"x" * 100)
-    monkeypatch.setattr(models, "convert_gguf", lambda *a: pytest.fail("converted before checking the folder"))
+    monkeypatch.setattr(model_cache, "convert_gguf", lambda *a: pytest.fail("converted before checking the folder"))
     with pytest.raises(models.LMError, match="not writable"):
         models.ensure_converted(source, target)
