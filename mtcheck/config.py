@@ -82,6 +82,9 @@ def _codes(value: Any, key: str) -> tuple[str, ...]:
 def validate_codes(codes: Any, where: str) -> tuple[str, ...]:
     """``codes`` (upper-case rule codes or prefixes) as a tuple, or ConfigError naming the first
     unknown one and the nearest known code. The CLI, config files and ``serve`` all use this."""
+    codes = tuple(codes)
+    if not codes:
+        return ()  # nothing to look up: no need to import every rule module
     import difflib
 
     from mtcheck.rules import load_builtin_rules

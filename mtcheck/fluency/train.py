@@ -321,8 +321,6 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
 
     from mtcheck.errors import MtcheckError
 
-    import torch
-
     try:
         if args.examples:
             examples = data.read_examples(args.examples)
@@ -332,6 +330,8 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
             data.write_examples(examples, args.write_examples)
             print(f"wrote {len(examples)} examples to {args.write_examples}")
             return 0
+        import torch
+
         # float32 on every device: the weights must fit the states they will see at check time (CPU, float32)
         backbone = Backbone(load_model(args.model, device=args.device, dtype=torch.float32))
         train(settings, backbone, examples, args.out, args.work, resume=not args.fresh)

@@ -122,7 +122,7 @@ class DocumentCasing:
         return zones
 
     @cached_property
-    def _title_case_first_sentence(self) -> bool:
+    def _first_sentence_is_headline(self) -> bool:
         """Whether the first sentence may be a headline, where capitals are typography: a line of
         its own with no full stop ("Baboons armed with a CHAINSAW"), or one with three or more
         title-case words (a title-case headline, or a lead run into one). A plain short first
@@ -190,7 +190,7 @@ class DocumentCasing:
                     len(n) >= 2 and n.isupper() for n in (runs[j].group() for j in (i - 1, i + 1) if 0 <= j < len(runs))
                 )
                 in_zone = word[0].isupper() and (
-                    (sentence.index == 0 and self._title_case_first_sentence) or self._in_caps_zone(m.start())
+                    (sentence.index == 0 and self._first_sentence_is_headline) or self._in_caps_zone(m.start())
                 )
                 found.append(
                     Token(word, m.start(), m.end(), positional, after_name, caps_run or in_zone, beside_name,

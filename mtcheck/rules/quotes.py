@@ -84,6 +84,7 @@ class ParagraphQuotes:
     unmatched_close: list[Mark] = field(default_factory=list)
     misdirected: list[Mark] = field(default_factory=list)  # curly marks used the other way round
     final_open: Mark | None = None  # opener still open at the end, not continued
+    clause_starts: "_ClauseStarts | None" = None  # built on first use by _truncation_start
 
 
 @dataclass(frozen=True, slots=True)
@@ -341,17 +342,6 @@ class _ClauseStarts:
         self.starts = sorted(starts)
 
 
-_STARTS: dict[int, tuple[Paragraph, _ClauseStarts]] = {}
-
-
-def _clause_starts(text: str, paragraph: Paragraph) -> _ClauseStarts:
-    key = id(paragraph)
-    cached = _STARTS.get(key)
-    if cached is None or cached[0] is not paragraph:
-        if len(_STARTS) > 64:
-            _STARTS.clear()
-        cached = _STARTS[key] = (paragraph, _ClauseStarts(text, paragraph))
-    return cached[1]
 
 
 def _truncation_start(doc: Document, quotes: ParagraphQuotes, closer: Mark) -> int | None:
@@ -364,7 +354,9 @@ def _truncation_start(doc: Document, quotes: ParagraphQuotes, closer: Mark) -> i
     """
     text = doc.text
     paragraph = quotes.paragraph
-    index = _clause_starts(text, paragraph)
+    if quotes.clause_starts is None:
+        quotes.clause_starts = _ClauseStarts(text, paragraph)
+    index = quotes.clause_starts
     floor = paragraph.start
     at = bisect.bisect_right(index.mark_ends, closer.pos) - 1  # the marks that end at or before the closer
     if at >= 0:
