@@ -17,12 +17,12 @@ import ipaddress
 import json
 import math
 import os
-from pathlib import Path
 import socket
 import subprocess
 import sys
 import time
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
