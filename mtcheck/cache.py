@@ -18,12 +18,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mtcheck.atomic import remove_stale_temps, write_atomic
 from mtcheck.findings import DocumentReport, Finding, SentenceScore, Severity
 
 LABELS = (None, "garbled", "awkward", "fluent")
@@ -258,17 +257,8 @@ class ResultCache:
         try:
             if path.parent not in self._folders:
                 path.parent.mkdir(parents=True, exist_ok=True)
+                remove_stale_temps(path.parent, ".")  # left by a run that was killed mid-write
                 self._folders.add(path.parent)
-            fd, temp = tempfile.mkstemp(prefix=".", suffix=".tmp", dir=path.parent)
-            try:
-                with os.fdopen(fd, "wb") as handle:
-                    handle.write(_canonical(entry).encode("utf-8", "surrogatepass"))
-                os.replace(temp, path)
-            except BaseException:
-                try:
-                    os.unlink(temp)
-                except FileNotFoundError:
-                    pass
-                raise
+            write_atomic(path, _canonical(entry).encode("utf-8", "surrogatepass"), durable=False, sweep=False)
         except OSError:
             self.stats.write_errors += 1  # a read-only or full cache only costs speed

@@ -52,6 +52,7 @@ def entry(argv: list[str] | None = None) -> None:
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args or os.environ.get("MTCHECK_DEBUG", "") not in ("", "0")
     args = [a for a in args if a != "--debug"]
+    _exit_cleanly_on_terminate()
     try:
         result = main.main(args=args, prog_name="mtcheck", standalone_mode=False)
     except click.exceptions.Abort:
@@ -75,6 +76,20 @@ def entry(argv: list[str] | None = None) -> None:
                    "rerun with --debug for the traceback", err=True)
         sys.exit(EXIT_INTERNAL)
     sys.exit(result if isinstance(result, int) else EXIT_OK)
+
+
+def _exit_cleanly_on_terminate() -> None:
+    """SIGTERM (a cancelled CI job, ``kill``) unwinds like Ctrl-C, so half-written files are removed."""
+    import signal
+
+    def terminate(signum: int, frame: object) -> None:
+        click.echo("mtcheck: terminated", err=True)
+        raise SystemExit(128 + signum)
+
+    try:
+        signal.signal(signal.SIGTERM, terminate)
+    except ValueError:
+        pass  # not the main thread (an embedding application): leave its handlers alone
 
 
 @main.command()

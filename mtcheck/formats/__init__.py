@@ -10,9 +10,9 @@ Each lives in its own module and registers itself in :mod:`mtcheck.formats.base`
 
 from __future__ import annotations
 
+from mtcheck.atomic import write_atomic
 from mtcheck.findings import Report
 from mtcheck.formats import github, html_report, json_report, junit, markdown, sarif, text  # noqa: F401  (registers)
-from mtcheck.formats.atomic import write_atomic
 from mtcheck.formats.base import Formatter, RenderOptions, registered
 from mtcheck.rules.base import Rule
 

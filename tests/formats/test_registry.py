@@ -92,3 +92,37 @@ def test_write_atomic_survives_lone_surrogates(tmp_path) -> None:
     target = tmp_path / "s.txt"
     write_atomic(target, "bad \udcff byte")
     assert target.read_bytes() == b"bad ? byte"
+
+
+def test_write_atomic_sweeps_stale_temps_of_the_same_report_only(tmp_path) -> None:
+    import time
+
+    stale = tmp_path / ".report.json.k1ll3d.tmp"
+    other = tmp_path / ".notes.txt.k1ll3d.tmp"  # another file's: not ours to judge
+    for path in (stale, other):
+        path.write_text("half")
+        os.utime(path, (time.time() - 7200, time.time() - 7200))
+    write_atomic(tmp_path / "report.json", "{}")
+    assert not stale.exists()
+    assert other.exists()
+
+
+def test_sigterm_during_a_write_leaves_the_old_file_and_no_temp(tmp_path) -> None:
+    import subprocess
+    import sys
+
+    target = tmp_path / "report.json"
+    target.write_text("old report")
+    script = (
+        "import os, signal\n"
+        "from mtcheck import cli\n"
+        "from mtcheck.atomic import write_atomic\n"
+        "cli._exit_cleanly_on_terminate()\n"
+        "os.fsync = lambda fd: os.kill(os.getpid(), signal.SIGTERM)\n"  # killed mid-write
+        f"write_atomic({str(target)!r}, 'new report')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 128 + 15
+    assert done.stderr.strip() == "mtcheck: terminated"
+    assert target.read_text() == "old report"
+    assert os.listdir(tmp_path) == ["report.json"]

@@ -160,3 +160,34 @@ def test_parallel_heuristics_give_the_same_results(tmp_path: Path, jobs: int) ->
     parallel = run_gate(corpus, Config(lm=False), jobs=jobs)
     assert [r.findings for r in parallel.results] == [r.findings for r in serial.results]
     assert sum(len(r.findings) for r in serial.results) == 60
+
+
+def test_entries_get_the_mode_a_plain_open_gives(tmp_path: Path) -> None:
+    import os
+    import stat
+
+    old = os.umask(0o022)
+    try:
+        cache = ResultCache(tmp_path, "ns")
+        cache.put(TEXT, RESULT)
+    finally:
+        os.umask(old)
+    [entry] = list(tmp_path.rglob("*.json"))
+    assert stat.S_IMODE(entry.stat().st_mode) == 0o644  # mkstemp's 0600 would hide a team's shared cache
+
+
+def test_temporary_files_of_a_killed_run_are_swept(tmp_path: Path) -> None:
+    import os
+    import time
+
+    cache = ResultCache(tmp_path, "ns")
+    shard = cache.path_for(cache.key(TEXT)).parent
+    shard.mkdir(parents=True)
+    stale, fresh = shard / ".old.json.abc.tmp", shard / ".new.json.def.tmp"
+    for path in (stale, fresh):
+        path.write_text("{half", encoding="utf-8")
+    two_hours_ago = time.time() - 7200
+    os.utime(stale, (two_hours_ago, two_hours_ago))
+    cache.put(TEXT, RESULT)
+    assert not stale.exists()
+    assert fresh.exists()  # it may belong to a run still writing it
