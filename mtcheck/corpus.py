@@ -8,9 +8,9 @@ Four layouts, all turned into :class:`Segment` objects:
   sacrebleu files are; CSV follows the ``csv`` module's default dialect);
 - sacrebleu-style line-aligned files: ``--hyp out.en [--src in.zh] [--ref ref.en ...]``.
 
-Every segment remembers where its record sits in the file's text and how the value is encoded
-there, so a finding inside a segment can be pointed at the file's real line and column even when
-the text was JSON-escaped or CSV-quoted (:func:`raw_offsets`).
+Files of records are read one line at a time (a 10 GB JSONL is never one string in memory); each
+segment remembers where its record sits in the file and how its value is encoded there, so a
+report can later point a finding at the file's real line and column (:mod:`mtcheck.corpus_offsets`).
 
 Segments that share a document id are checked together: :func:`build_documents` joins them with a
 blank line (one paragraph per segment) and keeps the offset of each segment in the joined text.
@@ -21,21 +21,22 @@ from __future__ import annotations
 import bisect
 import csv
 import glob
-import io
 import json
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from itertools import zip_longest
 from pathlib import Path
 from typing import Any
 
 from mtcheck.errors import InputError
-from mtcheck.inputs import DEFAULT_MAX_INPUT_BYTES, read_source
+from mtcheck.inputs import DEFAULT_MAX_INPUT_BYTES, LineReader, read_source
 
 SEGMENT_SEPARATOR = "\n\n"
 TEXT_SUFFIXES = (".txt", ".md")
 TABLE_SUFFIXES = (".jsonl", ".tsv", ".csv")
 GLOB_CHARS = re.compile(r"[*?\[]")
+_LONE_CR = re.compile(r"(?<=\r)(?!\n)")  # where a stream opened with newline="" ends a line at '\r'
 
 # How a segment's text is stored in its record (decides how offsets map back to the file).
 FILE, LINE, JSONL, TSV, CSV = "file", "line", "jsonl", "tsv", "csv"
@@ -60,12 +61,25 @@ class Segment:
 @dataclass
 class Corpus:
     segments: list[Segment]
-    files: dict[str, str] = field(default_factory=dict)  # file name -> decoded text
+    files: list[str] = field(default_factory=list)  # the corpus files, in reading order
     ref_count: int = 0  # references per segment (0: no reference metrics)
+    # Texts already in memory: text documents (each one segment's text) and named pipes, which
+    # cannot be read twice. Other files are read again, only when a report needs their text.
+    retained: dict[str, str] = field(default_factory=dict)
+    readers: dict[str, LineReader] = field(default_factory=dict, repr=False)
 
     @property
     def has_refs(self) -> bool:
         return self.ref_count > 0
+
+    def file_text(self, name: str) -> str:
+        """A corpus file's decoded text, for locating findings in it (read again if need be)."""
+        if name in self.retained:
+            return self.retained[name]
+        reader = self.readers.get(name)
+        if reader is not None and not reader.unchanged():
+            raise InputError(f"{name}: the file changed while it was being checked; run the gate again")
+        return read_source(name, max(RECORD_FILE_LIMIT, reader.line_limit if reader else 0))
 
 
 @dataclass(frozen=True)
@@ -82,14 +96,19 @@ class FieldNames:
 # ------------------------------------------------------------------------------------ reading
 
 
-# A corpus file of records (JSONL, TSV, CSV) is read whole; the input limit applies to each
-# segment in it. This bounds what one file may hold in memory (see issue 20: streaming).
-RECORD_FILE_LIMIT = 8 * 1024**3
+# Only for reading a file again when a report needs its text: record files are streamed.
+RECORD_FILE_LIMIT = 1 << 62
+# A record's raw line may be longer than the text it holds (JSON writes a control character as
+# six bytes): the input limit applies to the segment, this multiple of it to the line.
+RECORD_LINE_FACTOR = 6
 
 
-def read_file_text(path: str, limit: int = DEFAULT_MAX_INPUT_BYTES) -> str:
-    """A corpus file's text; the same checks and one-line errors as ``mtcheck check``."""
-    return read_source(path, limit)
+def _lines(path: str, corpus: Corpus, limit: int) -> LineReader:
+    reader = LineReader(path, line_limit=limit * RECORD_LINE_FACTOR, whole_limit=limit * RECORD_LINE_FACTOR)
+    corpus.readers[path] = reader
+    if reader.retained is not None:
+        corpus.retained[path] = reader.retained
+    return reader
 
 
 def _check_segment_sizes(segments: Sequence[Segment], limit: int) -> None:
@@ -99,23 +118,6 @@ def _check_segment_sizes(segments: Sequence[Segment], limit: int) -> None:
                 f"{segment.file}:{segment.line}: a segment larger than the input limit of {limit:,} bytes; "
                 "raise it with --max-input-size"
             )
-
-
-def split_lines(text: str) -> list[tuple[int, str]]:
-    """(start offset, line without its newline) for each line, split on '\\n' only, as sacrebleu reads.
-
-    A final newline does not start another line; a '\\r' before '\\n' is left to the caller.
-    """
-    lines = []
-    start = 0
-    length = len(text)
-    while start < length:
-        end = text.find("\n", start)
-        if end < 0:
-            end = length
-        lines.append((start, text[start:end]))
-        start = end + 1
-    return lines
 
 
 def expand_inputs(inputs: Sequence[str]) -> list[str]:
@@ -149,15 +151,16 @@ def read_corpus(inputs: Sequence[str], names: FieldNames = FieldNames(), limit: 
     corpus = Corpus(segments=[], ref_count=len(names.refs))
     for path in expand_inputs(inputs):
         suffix = Path(path).suffix.lower()
-        text = read_file_text(path, max(limit, RECORD_FILE_LIMIT) if suffix in TABLE_SUFFIXES else limit)
-        corpus.files[path] = text
+        corpus.files.append(path)
         if suffix == ".jsonl":
-            corpus.segments.extend(read_jsonl(path, text, names))
+            corpus.segments.extend(read_jsonl(path, _lines(path, corpus, limit), names))
         elif suffix in (".tsv", ".csv"):
-            corpus.segments.extend(read_table(path, text, names))
+            corpus.segments.extend(read_table(path, _lines(path, corpus, limit), names))
         else:
             if names.refs:
                 raise InputError(f"{path}: a text file has no reference field; give references in JSONL/TSV/CSV or with --hyp/--ref")
+            text = read_source(path, limit)
+            corpus.retained[path] = text
             corpus.segments.append(Segment(id=path, text=text, file=path, line=1, encoding=FILE, record=(0, len(text))))
     if not corpus.segments:
         raise InputError(f"{', '.join(inputs)}: the corpus has no segments")
@@ -193,9 +196,9 @@ def _segment_fields(record: dict[str, Any], names: FieldNames, where: str, fallb
     }
 
 
-def read_jsonl(path: str, text: str, names: FieldNames) -> list[Segment]:
+def read_jsonl(path: str, lines: Iterable[tuple[int, int, str]], names: FieldNames) -> list[Segment]:
     segments = []
-    for number, (start, line) in enumerate(split_lines(text), 1):
+    for number, start, line in lines:
         if not line.strip():
             continue
         where = f"{path}:{number}"
@@ -225,22 +228,32 @@ def _header(path: str, cells: list[str], names: FieldNames) -> dict[str, int]:
     return columns
 
 
-def _table_rows(path: str, text: str) -> Iterable[tuple[int, tuple[int, int], list[str]]]:
+def _table_rows(path: str, lines: Iterable[tuple[int, int, str]]) -> Iterator[tuple[int, tuple[int, int], list[str]]]:
     """(line number, record span, cells) for each row, header first."""
     if path.lower().endswith(".tsv"):
         # TSV is split on tabs with no quoting, like WMT/sacrebleu TSV files: quotes are text.
-        for number, (start, line) in enumerate(split_lines(text), 1):
+        for number, start, line in lines:
             content = line[:-1] if line.endswith("\r") else line
             if content.strip():
                 yield number, (start, start + len(content)), content.split("\t")
         return
-    # The csv module counts lines as StringIO(newline="") splits them ('\r', '\n' or '\r\n').
-    line_starts = [0]
-    for physical in io.StringIO(text, newline=""):
-        line_starts.append(line_starts[-1] + len(physical))
+    # The csv module counts lines as a stream opened with newline="" splits them ('\r', '\n' or
+    # '\r\n'); ``physical`` splits each '\n'-line that way and tracks where the reader has got to.
+    position = 0
+
+    def physical() -> Iterator[str]:
+        nonlocal position
+        for _, start, line in lines:
+            for piece in _LONE_CR.split(line + "\n"):
+                if piece:
+                    position = start + len(piece)
+                    start += len(piece)
+                    yield piece
+
     # strict: an unterminated quote is an error, not a field that swallows every later row.
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    reader = csv.reader(physical(), strict=True)
     consumed = 0
+    record_start = 0
     while True:
         try:
             row = next(reader)
@@ -251,13 +264,12 @@ def _table_rows(path: str, text: str) -> Iterable[tuple[int, tuple[int, int], li
             raise InputError(f"{path}:{consumed + 1}: invalid CSV ({detail})") from None
         first, consumed = consumed, reader.line_num
         if row:
-            start = line_starts[min(first, len(line_starts) - 1)]
-            end = line_starts[min(consumed, len(line_starts) - 1)]
-            yield first + 1, (start, end), row
+            yield first + 1, (record_start, position), row
+        record_start = position
 
 
-def read_table(path: str, text: str, names: FieldNames) -> list[Segment]:
-    rows = iter(_table_rows(path, text))
+def read_table(path: str, lines: Iterable[tuple[int, int, str]], names: FieldNames) -> list[Segment]:
+    rows = iter(_table_rows(path, lines))
     header = next(rows, None)
     if header is None:
         raise InputError(f"{path}: empty table (expected a header row naming the columns)")
@@ -274,45 +286,44 @@ def read_table(path: str, text: str, names: FieldNames) -> list[Segment]:
     return segments
 
 
-def _aligned_lines(path: str, text: str) -> list[tuple[int, str]]:
-    # sacrebleu strips trailing whitespace from every line; the gate must score the same strings.
-    return [(start, line.rstrip()) for start, line in split_lines(text)]
-
-
 def read_aligned(hyp: str, src: str | None = None, refs: Sequence[str] = (), limit: int = DEFAULT_MAX_INPUT_BYTES) -> Corpus:
-    """Line-aligned files as sacrebleu reads them: one segment per line of ``hyp``."""
-    hyp_text = read_file_text(hyp, max(limit, RECORD_FILE_LIMIT))
-    hyp_lines = _aligned_lines(hyp, hyp_text)
-    if not hyp_lines:
-        raise InputError(f"{hyp}: the hypothesis file is empty")
-
-    def aligned(path: str, role: str) -> list[str]:
-        lines = [line for _, line in _aligned_lines(path, read_file_text(path, max(limit, RECORD_FILE_LIMIT)))]
-        if len(lines) != len(hyp_lines):
-            first_missing = min(len(lines), len(hyp_lines)) + 1
-            raise InputError(
-                f"{path}: {role} file has {len(lines)} lines but {hyp} has {len(hyp_lines)} "
-                f"(the files disagree from line {first_missing})"
-            )
-        return lines
-
-    src_lines = aligned(src, "source") if src else None
-    ref_lines = [aligned(ref, "reference") for ref in refs]
-    segments = [
-        Segment(
+    """Line-aligned files as sacrebleu reads them: one segment per line of ``hyp``, all files
+    read in step, one line at a time."""
+    corpus = Corpus(segments=[], files=[hyp], ref_count=len(refs))
+    others = [(path, role) for path, role in [(src, "source"), *((ref, "reference") for ref in refs)] if path]
+    streams = [iter(_lines(path, corpus, limit)) for path in (hyp, *(path for path, _ in others))]
+    rows: tuple[Any, ...] = ()
+    for rows in zip_longest(*streams):
+        if None in rows:
+            break
+        number, start, line = rows[0]
+        # sacrebleu strips trailing whitespace from every line; the gate must score the same strings.
+        text = line.rstrip()
+        corpus.segments.append(Segment(
             id=str(number),
-            text=line,
+            text=text,
             file=hyp,
             line=number,
-            src=src_lines[number - 1] if src_lines else None,
-            refs=tuple(r[number - 1] for r in ref_lines),
+            src=rows[1][2].rstrip() if src else None,
+            refs=tuple(row[2].rstrip() for row in rows[2 if src else 1 :]),
             encoding=LINE,
-            record=(start, start + len(line)),
-        )
-        for number, (start, line) in enumerate(hyp_lines, 1)
-    ]
-    _check_segment_sizes(segments, limit)
-    return Corpus(segments=segments, files={hyp: hyp_text}, ref_count=len(refs))
+            record=(start, start + len(text)),
+        ))
+    else:
+        rows = ()
+    # Where the files disagree, count each to its end for the message (sacrebleu's check, streamed).
+    matched = len(corpus.segments)
+    counts = [matched + (row is not None) + sum(1 for _ in stream) for row, stream in zip_longest(rows, streams)]
+    if counts[0] == 0:
+        raise InputError(f"{hyp}: the hypothesis file is empty")
+    for (path, role), count in zip(others, counts[1:]):
+        if count != counts[0]:
+            raise InputError(
+                f"{path}: {role} file has {count} lines but {hyp} has {counts[0]} "
+                f"(the files disagree from line {min(count, counts[0]) + 1})"
+            )
+    _check_segment_sizes(corpus.segments, limit)
+    return corpus
 
 
 # --------------------------------------------------------------------------------- documents
@@ -356,174 +367,3 @@ def build_documents(segments: Sequence[Segment]) -> list[CorpusDocument]:
         name = f"{file}#{doc}" if not doc.startswith("\x00") else f"{file}:{members[0].line}"
         documents.append(CorpusDocument(name, members, text, starts))
     return documents
-
-
-# ------------------------------------------------------------------------- back to the file
-
-_JSON_ESCAPES = {'"': '"', "\\": "\\", "/": "/", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t"}
-_WHITESPACE = re.compile(r"[ \t\n\r]*")
-_DECODER = json.JSONDecoder()
-
-
-def _json_value_start(line: str, key: str) -> int | None:
-    """Index of the opening quote of the top-level ``key``'s string value (the last one, as json.loads keeps)."""
-    from json.decoder import scanstring
-
-    found = None
-    i = _WHITESPACE.match(line, 0).end()
-    if line[i : i + 1] != "{":
-        return None
-    i += 1
-    while True:
-        i = _WHITESPACE.match(line, i).end()
-        if line[i : i + 1] != '"':
-            return found
-        name, i = scanstring(line, i + 1)
-        i = _WHITESPACE.match(line, i).end()
-        if line[i : i + 1] != ":":
-            return found
-        i = _WHITESPACE.match(line, i + 1).end()
-        if name == key:
-            found = i if line[i : i + 1] == '"' else None
-        _, i = _DECODER.raw_decode(line, i)
-        i = _WHITESPACE.match(line, i).end()
-        if line[i : i + 1] != ",":
-            return found
-        i += 1
-
-
-def _json_string_positions(line: str, quote: int) -> tuple[str, list[int]]:
-    """The decoded string starting at ``quote`` and the raw index of each of its characters (plus the end)."""
-    chars: list[str] = []
-    positions: list[int] = []
-    i = quote + 1
-    while line[i] != '"':
-        positions.append(i)
-        if line[i] != "\\":
-            chars.append(line[i])
-            i += 1
-            continue
-        escape = line[i + 1]
-        if escape != "u":
-            chars.append(_JSON_ESCAPES[escape])
-            i += 2
-            continue
-        code = int(line[i + 2 : i + 6], 16)
-        i += 6
-        # json joins a high and a low surrogate escape into one character, and so must we.
-        if 0xD800 <= code <= 0xDBFF and line[i : i + 2] == "\\u":
-            low = int(line[i + 2 : i + 6], 16)
-            if 0xDC00 <= low <= 0xDFFF:
-                code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00)
-                i += 6
-        chars.append(chr(code))
-    positions.append(i)
-    return "".join(chars), positions
-
-
-def _csv_field_positions(record: str, column: int) -> tuple[str, list[int]] | None:
-    """Decoded value and raw positions of field ``column`` in one CSV record (excel dialect)."""
-    i = 0
-    length = len(record)
-    for index in range(column + 1):
-        chars: list[str] = []
-        positions: list[int] = []
-        if i < length and record[i] == '"':
-            i += 1
-            while i < length:
-                if record[i] == '"':
-                    if record[i + 1 : i + 2] == '"':
-                        positions.append(i)
-                        chars.append('"')
-                        i += 2
-                        continue
-                    break
-                positions.append(i)
-                chars.append(record[i])
-                i += 1
-            positions.append(i)
-            i += 1  # the closing quote
-            while i < length and record[i] not in ",\r\n":
-                chars.append(record[i])  # text after a closing quote: csv keeps it
-                positions.insert(-1, i)
-                positions[-1] = i + 1
-                i += 1
-        else:
-            while i < length and record[i] not in ",\r\n":
-                positions.append(i)
-                chars.append(record[i])
-                i += 1
-            positions.append(i)
-        if index == column:
-            return "".join(chars), positions
-        if i >= length or record[i] != ",":
-            return None
-        i += 1
-    return None
-
-
-def _positions(segment: Segment, file_text: str) -> int | list[int]:
-    """Where the segment's text is in the file: the raw index where it starts verbatim, or the raw
-    index of each of its characters (plus its end) when it was escaped; [] when it cannot be found."""
-    start, end = segment.record
-    if segment.encoding in (FILE, LINE):
-        return start
-    record = file_text[start:end]
-    if segment.encoding == TSV:
-        cells = record.split("\t")
-        column = int(segment.field or 0)
-        offset = start + sum(len(cell) + 1 for cell in cells[:column])
-        return offset if column < len(cells) and cells[column] == segment.text else []
-    try:
-        if segment.encoding == JSONL:
-            quote = _json_value_start(record, str(segment.field))
-            if quote is None:
-                return []
-            closing = quote + 1 + len(segment.text)
-            verbatim = "\\" not in segment.text and record[quote + 1 : closing] == segment.text
-            if verbatim and record[closing : closing + 1] == '"':
-                return start + quote + 1  # no escape inside: the common case, no per-character walk
-            value, positions = _json_string_positions(record, quote)
-        else:
-            found = _csv_field_positions(record, int(segment.field or 0))
-            if found is None:
-                return []
-            value, positions = found
-    except (ValueError, IndexError, KeyError):
-        return []
-    if value != segment.text:
-        return []
-    return [start + p for p in positions]
-
-
-def raw_offsets(segment: Segment, file_text: str, offsets: Sequence[int]) -> list[int]:
-    """Map offsets within ``segment.text`` to offsets in its file's text.
-
-    When the value cannot be found in the record (it should always be), every offset maps to the
-    start of the record, so the location still names the right line.
-    """
-    positions = _positions(segment, file_text)
-    if isinstance(positions, int):
-        return [positions + o for o in offsets]
-    if not positions:
-        return [segment.record[0] for _ in offsets]
-    return [positions[min(o, len(positions) - 1)] for o in offsets]
-
-
-# Characters that would break the record if a suggested replacement carried them unescaped.
-_UNSAFE = {LINE: "\r\n", TSV: "\t\r\n", CSV: '",\r\n'}
-
-
-def encode_replacement(segment: Segment, replacement: str | None) -> str | None:
-    """A suggested replacement as it must be written inside the segment's record, or None if unsafe.
-
-    Offsets into a JSONL file cover the escaped text, so a fix must be escaped the same way; a fix
-    that would split a line or a table cell is dropped rather than offered.
-    """
-    if replacement is None or segment.encoding == FILE:
-        return replacement
-    if segment.encoding == JSONL:
-        return json.dumps(replacement, ensure_ascii=False)[1:-1]
-    if any(char in replacement for char in _UNSAFE[segment.encoding]):
-        return None
-    return replacement

@@ -24,7 +24,8 @@ from typing import Any
 
 from mtcheck.cache import CacheStats, CheckResult, ResultCache
 from mtcheck.config import Config
-from mtcheck.corpus import Corpus, CorpusDocument, Segment, encode_replacement, raw_offsets
+from mtcheck.corpus import Corpus, CorpusDocument, Segment
+from mtcheck.corpus_offsets import encode_replacement, raw_offsets
 from mtcheck.document import Document, Paragraph, Sentence
 from mtcheck.fluency.decode import document_fluency
 from mtcheck.findings import DocumentReport, Finding, Report, SentenceScore, Severity
@@ -379,6 +380,7 @@ class _FileParts:
 def anchored_report(run: GateRun) -> Report:
     """The findings as a Report with one document per corpus file, offsets into the file's text."""
     files = {name: _FileParts() for name in run.corpus.files}
+    texts = {name: run.corpus.file_text(name) for name in run.corpus.files}  # record files are read again
     per_segment: dict[int, tuple[Segment, list[Finding], list[SentenceScore]]] = {}
     for document, result in zip(run.documents, run.results):
         for segment in document.segments:
@@ -391,7 +393,7 @@ def anchored_report(run: GateRun) -> Report:
             per_segment[id(document.segments[index])][2].append(SentenceScore(start, end, score.fluency, label=score.label))
 
     for segment, findings, sentences in per_segment.values():
-        file_text = run.corpus.files[segment.file]
+        file_text = texts[segment.file]
         offsets = [o for f in findings for o in (f.start, f.end)] + [o for s in sentences for o in (s.start, s.end)]
         offsets += [0, len(segment.text)]
         mapped = iter(raw_offsets(segment, file_text, offsets))
@@ -408,7 +410,7 @@ def anchored_report(run: GateRun) -> Report:
 
     documents = []
     for name, parts in files.items():
-        text = run.corpus.files[name]
+        text = texts[name]
         paragraphs = []
         sentence_index = 0
         for p_index, (p_start, p_end, spans) in enumerate(sorted(parts.paragraphs)):

@@ -7,9 +7,12 @@ from __future__ import annotations
 
 import codecs
 import errno
+import os
 import stat
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 from mtcheck.errors import InputError
 
@@ -78,13 +81,7 @@ def read_source(source: str, limit: int = DEFAULT_MAX_INPUT_BYTES) -> str:
     """The text of a file path, a named pipe or a device, or of standard input for '-'."""
     if source == "-":
         return decode(read_bounded(sys.stdin.buffer, "<stdin>", limit), "<stdin>")
-    path = Path(source)
-    try:
-        info = path.stat()
-    except OSError as exc:
-        raise InputError(f"{source}: {_why(exc)}") from None
-    if stat.S_ISDIR(info.st_mode):
-        raise InputError(f"{source}: is a directory (give files, or use `mtcheck gate {source}` for a corpus)")
+    info = _stat(source)
     if stat.S_ISREG(info.st_mode) and info.st_size > limit:
         raise InputError(
             f"{source}: {info.st_size:,} bytes, over the input limit of {limit:,}; raise it with --max-input-size "
@@ -92,11 +89,108 @@ def read_source(source: str, limit: int = DEFAULT_MAX_INPUT_BYTES) -> str:
         )
     try:
         if stat.S_ISFIFO(info.st_mode):
-            return decode(_read_fifo(path, source, limit), source)
-        with path.open("rb") as handle:
+            return decode(_read_fifo(Path(source), source, limit), source)
+        with open(source, "rb") as handle:
             return decode(read_bounded(handle, source, limit), source)
     except OSError as exc:
         raise InputError(f"{source}: cannot read: {_why(exc)}") from None
+
+
+def _stat(source: str) -> os.stat_result:
+    try:
+        info = os.stat(source)
+    except OSError as exc:
+        raise InputError(f"{source}: {_why(exc)}") from None
+    if stat.S_ISDIR(info.st_mode):
+        raise InputError(f"{source}: is a directory (give files, or use `mtcheck gate {source}` for a corpus)")
+    return info
+
+
+class LineReader:
+    """The lines of a file read one at a time, never the whole file: (line number, offset of the
+    line in the decoded text, the line without its '\\n').
+
+    Each line is checked as ``read_source`` checks a whole file (UTF-8, no NUL byte, a BOM
+    dropped), with the same one-line errors naming the byte offset and line, and no line may
+    exceed ``line_limit`` bytes. A named pipe or device cannot be read twice, so its text is read
+    whole (within ``whole_limit``) and kept in :attr:`retained`.
+    """
+
+    def __init__(self, source: str, line_limit: int, whole_limit: int) -> None:
+        self.source = source
+        self.line_limit = line_limit
+        info = _stat(source)
+        self.identity = (info.st_size, info.st_mtime_ns) if stat.S_ISREG(info.st_mode) else None
+        self.retained = None if self.identity is not None else read_source(source, whole_limit)
+
+    def __iter__(self) -> Iterator[tuple[int, int, str]]:
+        if self.retained is not None:
+            yield from _text_lines(self.retained)
+            return
+        try:
+            with open(self.source, "rb") as handle:
+                yield from self._decoded(handle)
+        except OSError as exc:
+            raise InputError(f"{self.source}: cannot read: {_why(exc)}") from None
+
+    def _decoded(self, handle: BinaryIO) -> Iterator[tuple[int, int, str]]:
+        line_start = char_offset = 0  # of the current line: in the file's bytes, in its decoded text
+        number = 0
+        while True:
+            raw = handle.readline(self.line_limit + 2)
+            if not raw:
+                return
+            number += 1
+            body = raw[:-1] if raw.endswith(b"\n") else raw
+            byte_offset, line_start = line_start, line_start + len(raw)
+            if len(body) > self.line_limit:
+                raise InputError(
+                    f"{self.source}:{number}: a line longer than the input limit of {self.line_limit:,} bytes; "
+                    "raise it with --max-input-size"
+                )
+            if number == 1:
+                if body.startswith(codecs.BOM_UTF16_LE) or body.startswith(codecs.BOM_UTF16_BE):
+                    raise InputError(f"{self.source}: is UTF-16 encoded; convert it to UTF-8 first")
+                if body.startswith(codecs.BOM_UTF8):
+                    body, byte_offset = body[len(codecs.BOM_UTF8):], len(codecs.BOM_UTF8)  # offsets still count it
+            nul = body.find(b"\x00")
+            if nul >= 0:
+                raise InputError(
+                    f"{self.source}: looks like a binary file (a NUL byte at offset {byte_offset + nul}, "
+                    f"line {number}); expected UTF-8 text"
+                )
+            try:
+                line = body.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise InputError(
+                    f"{self.source}: not valid UTF-8 (byte 0x{body[exc.start]:02x} at offset "
+                    f"{byte_offset + exc.start}, line {number})"
+                ) from None
+            yield number, char_offset, line
+            char_offset += len(line) + 1
+
+    def unchanged(self) -> bool:
+        """Whether the file still has the size and modification time it had when opened."""
+        if self.identity is None:
+            return True
+        try:
+            info = os.stat(self.source)
+        except OSError:
+            return False
+        return (info.st_size, info.st_mtime_ns) == self.identity
+
+
+def _text_lines(text: str) -> Iterator[tuple[int, int, str]]:
+    start = 0
+    number = 0
+    length = len(text)
+    while start < length:
+        end = text.find("\n", start)
+        if end < 0:
+            end = length
+        number += 1
+        yield number, start, text[start:end]
+        start = end + 1
 
 
 def _why(exc: OSError) -> str:
@@ -112,7 +206,6 @@ def _why(exc: OSError) -> str:
 def _read_fifo(path: Path, source: str, limit: int) -> bytes:
     """A named pipe: opened without blocking, so one with no writer is an error after FIFO_WAIT_S
     instead of a hang."""
-    import os
     import select
 
     fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)

@@ -10,12 +10,11 @@ import pytest
 from mtcheck.corpus import (
     FieldNames,
     build_documents,
-    encode_replacement,
     expand_inputs,
-    raw_offsets,
     read_aligned,
     read_corpus,
 )
+from mtcheck.corpus_offsets import encode_replacement, raw_offsets
 from mtcheck.errors import InputError
 
 from .conftest import CLEAN, DOUBLED, write_jsonl
