@@ -42,7 +42,7 @@ _LONE_CR = re.compile(r"(?<=\r)(?!\n)")  # where a stream opened with newline=""
 FILE, LINE, JSONL, TSV, CSV = "file", "line", "jsonl", "tsv", "csv"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Segment:
     """One unit of translated text and the place it came from."""
 
@@ -329,7 +329,7 @@ def read_aligned(hyp: str, src: str | None = None, refs: Sequence[str] = (), lim
 # --------------------------------------------------------------------------------- documents
 
 
-@dataclass
+@dataclass(slots=True)
 class CorpusDocument:
     """Segments checked together, joined one paragraph per segment."""
 
