@@ -153,6 +153,8 @@ class LineReader:
                     raise InputError(f"{self.source}: is UTF-16 encoded; convert it to UTF-8 first")
                 if body.startswith(codecs.BOM_UTF8):
                     body, byte_offset = body[len(codecs.BOM_UTF8):], len(codecs.BOM_UTF8)  # offsets still count it
+                    if not body and not raw.endswith(b"\n"):
+                        return  # a BOM alone is an empty file
             nul = body.find(b"\x00")
             if nul >= 0:
                 raise InputError(

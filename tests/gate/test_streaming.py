@@ -131,3 +131,49 @@ def test_a_named_pipe_is_kept_in_memory_because_it_cannot_be_read_twice(tmp_path
     [document] = report.documents
     assert document.document.text == body
     assert [f.code for f in document.findings] == ["R003"]
+
+
+hypothesis = pytest.importorskip("hypothesis")
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+PIECES = st.one_of(
+    st.sampled_from(["\n", "\r", "\r\n", ",", '"', '""', "\t", "é", "😀", "a", "text", "id"]),
+    st.text(alphabet=st.characters(blacklist_characters="\x00", blacklist_categories=("Cs",)), max_size=5),
+)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(PIECES, max_size=30).map("".join), st.booleans())
+def test_lines_read_in_pieces_are_the_lines_of_the_whole_text(tmp_path: Path, text: str, bom: bool) -> None:
+    from mtcheck.inputs import LineReader, _text_lines
+
+    path = tmp_path / "lines.txt"
+    path.write_bytes((b"\xef\xbb\xbf" if bom else b"") + text.encode("utf-8"))
+    assert list(LineReader(str(path), line_limit=1 << 20, whole_limit=1 << 20)) == list(_text_lines(text))
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(PIECES, max_size=30).map("".join))
+def test_csv_read_line_by_line_gives_the_rows_and_lines_of_a_whole_read(tmp_path: Path, body: str) -> None:
+    import csv
+    import io
+
+    text = "id,text\n" + body
+    path = tmp_path / "c.csv"
+    path.write_bytes(text.encode("utf-8"))
+    try:
+        whole = list(csv.reader(io.StringIO(text, newline=""), strict=True))
+    except csv.Error:
+        with pytest.raises(InputError, match=r"c\.csv:\d+: "):  # that row, or an earlier one that is wrong
+            read_corpus([str(path)])
+        return
+    rows = [row for row in whole[1:] if row]
+    if any(len(row) != 2 for row in rows) or not rows:
+        with pytest.raises(InputError):
+            read_corpus([str(path)])
+        return
+    segments = read_corpus([str(path)]).segments
+    assert [s.text for s in segments] == [row[1] for row in rows]
+    for segment in segments:  # each record span holds its row, as the report's offsets need
+        assert next(csv.reader(io.StringIO(text[slice(*segment.record)], newline=""))) [1] == segment.text
