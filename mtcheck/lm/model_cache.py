@@ -24,6 +24,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from mtcheck.atomic import write_atomic
+
 CACHE_FORMAT = 1
 MANIFEST = "manifest.json"
 # Files bigger than this (the weights) are hashed when built and again only when their mtime changes.
@@ -138,16 +140,10 @@ def manifest_problem(folder: Path) -> str | None:
             entry["mtime_ns"], touched = info.st_mtime_ns, True
     if touched:  # verified after a copy or a touch: remember, so the next load is cheap again
         try:
-            _write_json_atomic(folder / MANIFEST, manifest)
+            write_atomic(folder / MANIFEST, json.dumps(manifest, indent=2), durable=False)
         except OSError:
             pass  # a read-only cache still loads; it is hashed again next time
     return None
-
-
-def _write_json_atomic(path: Path, value: Any) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(value, indent=2), encoding="utf-8")
-    os.replace(tmp, path)
 
 
 # ---------------------------------------------------------------- conversion
