@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from functools import cached_property
@@ -27,8 +27,8 @@ from mtcheck.config import Config
 from mtcheck.corpus import Corpus, CorpusDocument, Segment
 from mtcheck.corpus_offsets import encode_replacement, raw_offsets
 from mtcheck.document import Document, Paragraph, Sentence
-from mtcheck.fluency.decode import document_fluency
 from mtcheck.findings import DocumentReport, Finding, Report, SentenceScore, Severity
+from mtcheck.fluency.decode import document_fluency
 
 LOWEST_CHRF_SHOWN = 10
 Progress = Callable[[int], None]  # called with the number of documents just finished
@@ -56,6 +56,32 @@ def chunk_size_for(count: int) -> int:
     return max(8, min(256, math.ceil(count / 50)))
 
 
+class LocalEngine:
+    """Checks chunks of texts on this machine: in this process, or the heuristic rules in
+    ``jobs`` processes when the language model is off (the LM batches across documents in one
+    process). An engine maps chunks of texts to their results, in order; the gate around it
+    (cache, duplicates, progress, summary) is the same whatever engine runs the checks."""
+
+    def __init__(self, config: Config, jobs: int = 1, checker: Any = None) -> None:
+        self.config = config
+        self.jobs = jobs
+        self.checker = checker  # a Checker to reuse (its model stays loaded); built when needed
+
+    def map(self, chunks: Sequence[list[str]]) -> Iterator[list[CheckResult]]:
+        uses_lm = self.config.lm and self.config.enabled("F")
+        if self.jobs > 1 and not uses_lm and self.checker is None and len(chunks) > 1:
+            with ProcessPoolExecutor(max_workers=self.jobs, initializer=_start_worker, initargs=(self.config,)) as pool:
+                yield from pool.map(_check_in_worker, chunks)
+            return
+        if self.checker is None:
+            from mtcheck.pipeline import Checker
+
+            self.checker = Checker(self.config)
+        for chunk in chunks:
+            report = self.checker.check_many([(text, "-") for text in chunk])
+            yield [CheckResult.from_report(d) for d in report.documents]
+
+
 def check_documents(
     documents: Sequence[CorpusDocument],
     config: Config,
@@ -63,13 +89,12 @@ def check_documents(
     cache: ResultCache | None = None,
     jobs: int = 1,
     checker: Any = None,
+    engine: Any = None,
     progress: Progress | None = None,
 ) -> list[CheckResult]:
     """One CheckResult per document, in order. Cached texts are not checked again.
 
-    ``checker`` (a :class:`~mtcheck.pipeline.Checker`) is built from ``config`` when not given.
-    ``jobs`` > 1 runs the heuristic rules in that many processes; it applies only when the
-    language model is off (the LM run batches across documents in one process).
+    ``engine`` runs the checks (default: a :class:`LocalEngine` with ``jobs`` and ``checker``).
     """
     results: list[CheckResult | None] = [None] * len(documents)
     known: dict[str, CheckResult] = {}  # cached results by text
@@ -97,30 +122,17 @@ def check_documents(
     # kernel without the GIL: one writer thread overlaps the writes with the checking.
     writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mtcheck-cache") if cache is not None else None
     writes: list[Future[None]] = []
-
-    def store(chunk: list[str], checked: list[CheckResult]) -> None:
-        for text, result in zip(chunk, checked):
-            for index in waiting[text]:
-                results[index] = result
-        if writer is not None:
-            writes.append(writer.submit(_put_all, cache, list(zip(chunk, checked))))
-        if progress is not None:
-            progress(sum(len(waiting[text]) for text in chunk))
-
-    uses_lm = config.lm and config.enabled("F")
+    engine = engine if engine is not None else LocalEngine(config, jobs=jobs, checker=checker)
     try:
-        if jobs > 1 and not uses_lm and checker is None and len(chunks) > 1:
-            with ProcessPoolExecutor(max_workers=jobs, initializer=_start_worker, initargs=(config,)) as pool:
-                for chunk, checked in zip(chunks, pool.map(_check_in_worker, chunks)):
-                    store(chunk, checked)
-        else:
-            if checker is None:
-                from mtcheck.pipeline import Checker
-
-                checker = Checker(config)
-            for chunk in chunks:
-                report = checker.check_many([(text, "-") for text in chunk])
-                store(chunk, [CheckResult.from_report(d) for d in report.documents])
+        for number, checked in enumerate(engine.map(chunks)):  # run to its end: a pool closes there
+            chunk = chunks[number]
+            for text, result in zip(chunk, checked):
+                for index in waiting[text]:
+                    results[index] = result
+            if writer is not None:
+                writes.append(writer.submit(_put_all, cache, list(zip(chunk, checked))))
+            if progress is not None:
+                progress(sum(len(waiting[text]) for text in chunk))
     finally:
         if writer is not None:
             writer.shutdown(wait=True)
@@ -167,13 +179,16 @@ def run_gate(
     cache: ResultCache | None = None,
     jobs: int = 1,
     checker: Any = None,
+    engine: Any = None,
     progress: Progress | None = None,
 ) -> GateRun:
     from mtcheck.corpus import build_documents
 
     began = time.perf_counter()
     documents = build_documents(corpus.segments)
-    results = check_documents(documents, config, cache=cache, jobs=jobs, checker=checker, progress=progress)
+    results = check_documents(
+        documents, config, cache=cache, jobs=jobs, checker=checker, engine=engine, progress=progress
+    )
     return GateRun(
         corpus,
         documents,

@@ -191,3 +191,29 @@ def test_temporary_files_of_a_killed_run_are_swept(tmp_path: Path) -> None:
     cache.put(TEXT, RESULT)
     assert not stale.exists()
     assert fresh.exists()  # it may belong to a run still writing it
+
+
+def test_any_engine_runs_the_checks_and_sees_only_uncached_distinct_texts(tmp_path: Path) -> None:
+    from mtcheck.corpus import build_documents
+    from mtcheck.gate import LocalEngine, check_documents
+
+    path = tmp_path / "c.jsonl"
+    texts = [DOUBLED, REPEATED, CLEAN[0], DOUBLED, CLEAN[1]]
+    path.write_text("".join(json.dumps({"text": t}) + "\n" for t in texts), encoding="utf-8")
+    documents = build_documents(read_corpus([str(path)]).segments)
+    config = Config(lm=False)
+    cache = ResultCache(tmp_path / "cache", namespace_for(config))
+    cache.put(CLEAN[1], CheckResult.from_report(Checker(config).check(CLEAN[1]).documents[0]))
+
+    class Recording(LocalEngine):
+        seen: list[str] = []
+
+        def map(self, chunks):
+            for chunk in chunks:
+                self.seen.extend(chunk)
+            yield from super().map(chunks)
+
+    engine = Recording(config)
+    results = check_documents(documents, config, cache=cache, engine=engine)
+    assert sorted(engine.seen) == sorted([DOUBLED, REPEATED, CLEAN[0]])  # one check per distinct uncached text
+    assert results == check_documents(documents, config)
