@@ -51,24 +51,22 @@ def write_atomic(
     *,
     durable: bool = True,
     sweep: bool = True,
-    mode: int | None = None,
 ) -> None:
     """Write ``data`` to ``path`` through a temporary file in the same folder, then os.replace.
 
     ``durable`` fsyncs the file and the folder (reports; a cache entry can be lost without harm).
     ``sweep`` first removes stale temporary files of earlier writes to the same path.
-    An existing file keeps its mode, a new one gets ``mode`` or what a plain open() would give it.
+    An existing file keeps its mode, a new one gets what a plain open() would give it.
     Characters the encoding cannot carry (lone surrogates from undecodable input) become '?'
     rather than failing after the check has run.
     """
     target = Path(path)
     folder = target.parent if str(target.parent) else Path(".")
     payload = data if isinstance(data, bytes) else data.encode(encoding, errors="replace")
-    if mode is None:
-        try:
-            mode = target.stat().st_mode & 0o7777
-        except FileNotFoundError:
-            mode = new_file_mode()
+    try:
+        mode = target.stat().st_mode & 0o7777
+    except FileNotFoundError:
+        mode = new_file_mode()
     if sweep:
         remove_stale_temps(folder, f".{target.name}.")
     fd, temp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=TEMP_SUFFIX, dir=folder)

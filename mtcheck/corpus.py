@@ -79,7 +79,7 @@ class Corpus:
         reader = self.readers.get(name)
         if reader is not None and not reader.unchanged():
             raise InputError(f"{name}: the file changed while it was being checked; run the gate again")
-        return read_source(name, max(RECORD_FILE_LIMIT, reader.line_limit if reader else 0))
+        return read_source(name, RECORD_FILE_LIMIT)
 
 
 @dataclass(frozen=True)
@@ -292,9 +292,10 @@ def read_aligned(hyp: str, src: str | None = None, refs: Sequence[str] = (), lim
     corpus = Corpus(segments=[], files=[hyp], ref_count=len(refs))
     others = [(path, role) for path, role in [(src, "source"), *((ref, "reference") for ref in refs)] if path]
     streams = [iter(_lines(path, corpus, limit)) for path in (hyp, *(path for path, _ in others))]
-    rows: tuple[Any, ...] = ()
+    partial: tuple[Any, ...] = ()  # the lines read where one file ended before the others
     for rows in zip_longest(*streams):
         if None in rows:
+            partial = rows
             break
         number, start, line = rows[0]
         # sacrebleu strips trailing whitespace from every line; the gate must score the same strings.
@@ -309,11 +310,9 @@ def read_aligned(hyp: str, src: str | None = None, refs: Sequence[str] = (), lim
             encoding=LINE,
             record=(start, start + len(text)),
         ))
-    else:
-        rows = ()
     # Where the files disagree, count each to its end for the message (sacrebleu's check, streamed).
     matched = len(corpus.segments)
-    counts = [matched + (row is not None) + sum(1 for _ in stream) for row, stream in zip_longest(rows, streams)]
+    counts = [matched + (row is not None) + sum(1 for _ in stream) for row, stream in zip_longest(partial, streams)]
     if counts[0] == 0:
         raise InputError(f"{hyp}: the hypothesis file is empty")
     for (path, role), count in zip(others, counts[1:]):

@@ -41,19 +41,27 @@ def parse_size(value: str | int) -> int:
 
 def decode(data: bytes, name: str) -> str:
     """UTF-8 text from bytes; a leading BOM is dropped, CRLF is kept as it is."""
-    if data.startswith(codecs.BOM_UTF16_LE) or data.startswith(codecs.BOM_UTF16_BE):
-        raise InputError(f"{name}: is UTF-16 encoded; convert it to UTF-8 first")
+    _refuse_utf16(data, name)
     nul = data.find(b"\x00")
     if nul >= 0:
-        line = data[:nul].count(b"\n") + 1
-        raise InputError(f"{name}: looks like a binary file (a NUL byte at offset {nul}, line {line}); expected UTF-8 text")
+        raise _binary(name, nul, data.count(b"\n", 0, nul) + 1)
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise InputError(
-            f"{name}: not valid UTF-8 (byte 0x{data[exc.start]:02x} at offset {exc.start}, line {line})"
-        ) from None
+        raise _not_utf8(name, data[exc.start], exc.start, data.count(b"\n", 0, exc.start) + 1) from None
+
+
+def _refuse_utf16(data: bytes, name: str) -> None:
+    if data.startswith(codecs.BOM_UTF16_LE) or data.startswith(codecs.BOM_UTF16_BE):
+        raise InputError(f"{name}: is UTF-16 encoded; convert it to UTF-8 first")
+
+
+def _binary(name: str, offset: int, line: int) -> InputError:
+    return InputError(f"{name}: looks like a binary file (a NUL byte at offset {offset}, line {line}); expected UTF-8 text")
+
+
+def _not_utf8(name: str, byte: int, offset: int, line: int) -> InputError:
+    return InputError(f"{name}: not valid UTF-8 (byte 0x{byte:02x} at offset {offset}, line {line})")
 
 
 def read_bounded(handle, name: str, limit: int) -> bytes:
@@ -149,25 +157,18 @@ class LineReader:
                     "raise it with --max-input-size"
                 )
             if number == 1:
-                if body.startswith(codecs.BOM_UTF16_LE) or body.startswith(codecs.BOM_UTF16_BE):
-                    raise InputError(f"{self.source}: is UTF-16 encoded; convert it to UTF-8 first")
+                _refuse_utf16(body, self.source)
                 if body.startswith(codecs.BOM_UTF8):
                     body, byte_offset = body[len(codecs.BOM_UTF8):], len(codecs.BOM_UTF8)  # offsets still count it
                     if not body and not raw.endswith(b"\n"):
                         return  # a BOM alone is an empty file
             nul = body.find(b"\x00")
             if nul >= 0:
-                raise InputError(
-                    f"{self.source}: looks like a binary file (a NUL byte at offset {byte_offset + nul}, "
-                    f"line {number}); expected UTF-8 text"
-                )
+                raise _binary(self.source, byte_offset + nul, number)
             try:
                 line = body.decode("utf-8")
             except UnicodeDecodeError as exc:
-                raise InputError(
-                    f"{self.source}: not valid UTF-8 (byte 0x{body[exc.start]:02x} at offset "
-                    f"{byte_offset + exc.start}, line {number})"
-                ) from None
+                raise _not_utf8(self.source, body[exc.start], byte_offset + exc.start, number) from None
             yield number, char_offset, line
             char_offset += len(line) + 1
 
