@@ -40,10 +40,15 @@ class CheckResult:
     sentences: list[SentenceScore]
     fluency: float | None = None
     fluency_label: str | None = None
+    error: str | None = None  # why the check raised instead (never cached)
 
     @classmethod
     def from_report(cls, report: DocumentReport) -> "CheckResult":
         return cls(list(report.findings), list(report.sentences), report.fluency, report.fluency_label)
+
+    @classmethod
+    def failed(cls, error: str) -> "CheckResult":
+        return cls([], [], error=error)
 
     def to_payload(self) -> dict[str, Any]:
         return {
@@ -244,6 +249,8 @@ class ResultCache:
         return result
 
     def put(self, text: str, result: CheckResult) -> None:
+        if result.error is not None:
+            return  # a check that raised may pass next time
         key = self.key(text)
         payload = result.to_payload()
         body = _canonical(payload)

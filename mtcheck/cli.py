@@ -6,6 +6,7 @@ or input error, 3 internal error (one line; ``--debug`` shows the traceback), 13
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -27,7 +28,7 @@ from mtcheck.commands.common import (
     selection_options,
 )
 from mtcheck.config import Config
-from mtcheck.errors import MtcheckError
+from mtcheck.errors import MtcheckError, debugging
 
 FORMAT_NAMES = ("text", "json", "jsonl", "sarif", "github", "junit", "markdown", "html")
 MIN_CALIBRATION_SENTENCES = 50
@@ -47,10 +48,10 @@ def main(debug: bool) -> None:
 
 def entry(argv: list[str] | None = None) -> None:
     """The console script: ``main`` with every unexpected exception turned into one line and exit 3."""
-    import os
-
     args = list(sys.argv[1:] if argv is None else argv)
-    debug = "--debug" in args or os.environ.get("MTCHECK_DEBUG", "") not in ("", "0")
+    if "--debug" in args:
+        os.environ["MTCHECK_DEBUG"] = "1"  # the gate's workers read it too
+    debug = debugging()
     args = [a for a in args if a != "--debug"]
     _exit_cleanly_on_terminate()
     try:

@@ -27,6 +27,7 @@ from mtcheck.config import Config
 from mtcheck.corpus import Corpus, CorpusDocument, Segment
 from mtcheck.corpus_offsets import encode_replacement, raw_offsets
 from mtcheck.document import Document, Paragraph, Sentence
+from mtcheck.errors import MtcheckError, debugging
 from mtcheck.findings import DocumentReport, Finding, Report, SentenceScore, Severity
 from mtcheck.fluency.decode import document_fluency
 
@@ -47,8 +48,25 @@ def _start_worker(config: Config) -> None:
 
 
 def _check_in_worker(texts: list[str]) -> list[CheckResult]:
-    report = _worker_checker.check_many([(text, "-") for text in texts])
-    return [CheckResult.from_report(d) for d in report.documents]
+    return check_texts(_worker_checker, texts)
+
+
+def check_texts(checker: Any, texts: Sequence[str]) -> list[CheckResult]:
+    """One result per text, in order, whatever engine runs it. A text whose check raises gets a
+    failed result naming the error (the gate then fails and lists it) instead of ending the run;
+    mtcheck's own errors (a model that is not installed, a bad device) still end it."""
+    try:
+        report = checker.check_many([(text, "-") for text in texts])
+        return [CheckResult.from_report(d) for d in report.documents]
+    except MtcheckError:
+        raise
+    except Exception as exc:  # isolated to the text that raised, and reported
+        if len(texts) > 1:
+            return [result for text in texts for result in check_texts(checker, [text])]
+        if debugging():
+            raise
+        reason = str(exc).splitlines()[0][:200] if str(exc) else ""
+        return [CheckResult.failed(f"{type(exc).__name__}{': ' + reason if reason else ''}")]
 
 
 def chunk_size_for(count: int) -> int:
@@ -78,8 +96,7 @@ class LocalEngine:
 
             self.checker = Checker(self.config)
         for chunk in chunks:
-            report = self.checker.check_many([(text, "-") for text in chunk])
-            yield [CheckResult.from_report(d) for d in report.documents]
+            yield check_texts(self.checker, chunk)
 
 
 def check_documents(
@@ -310,9 +327,15 @@ def summarize(
         order = sorted(range(len(chrf)), key=lambda i: (chrf[i], i))[:LOWEST_CHRF_SHOWN]
         lowest = [{**_segment_dict(run.corpus.segments[i]), "chrf": round(chrf[i], 4)} for i in order]
 
+    unchecked = [
+        {**_segment_dict(document.segments[0]), "error": result.error}
+        for document, result in zip(run.documents, run.results, strict=True)
+        if result.error is not None
+    ]
     summary: dict[str, Any] = {
         "passed": True,
         "reasons": [],
+        "unchecked": unchecked,
         "thresholds": thresholds.to_dict(),
         "corpus": {
             "files": len(run.corpus.files),
@@ -342,8 +365,16 @@ def _number(value: float) -> str:
 
 
 def decide(summary: dict[str, Any], thresholds: Thresholds) -> list[str]:
-    """Every threshold the summary breaks, as one sentence each (empty: the gate passes)."""
+    """Every threshold the summary breaks, as one sentence each (empty: the gate passes).
+    A document whose check raised fails the gate whatever the thresholds: it was not checked."""
     reasons = []
+    unchecked = summary.get("unchecked") or []
+    if unchecked:
+        first = unchecked[0]
+        noun = "document" if len(unchecked) == 1 else "documents"
+        reasons.append(
+            f"{len(unchecked)} {noun} could not be checked (the first, at {first['file']}:{first['line']}: {first['error']})"
+        )
     if thresholds.max_flag_rate is not None and summary["flag_rate"] > thresholds.max_flag_rate:
         reasons.append(
             f"flag rate {summary['flag_rate']:.2f} per 100 sentences ({summary['flagged']} warning/error findings "

@@ -101,6 +101,7 @@ def test_a_crash_is_exit_3_with_one_line_and_debug_shows_the_traceback(text, mon
         raise RuntimeError("boom\nsecond line")
 
     monkeypatch.setattr(mtcheck.cli, "run_checker", broken)
+    monkeypatch.setenv("MTCHECK_DEBUG", "0")  # --debug sets it for the gate's workers; restored after the test
     code, _, err = run(["check", "--no-lm", str(text)], capsys)
     line = one_line(err)
     assert code == 3 and line.startswith("mtcheck: internal error: RuntimeError: boom") and "--debug" in line
