@@ -56,6 +56,18 @@ EXIT_PASS, EXIT_FAIL = 0, 1
 @click.option("--no-cache", is_flag=True, help="Neither read nor write cached results.")
 @click.option("-j", "--jobs", type=click.IntRange(min=1), default=1, show_default=True,
               help="Processes for the heuristic rules (with --no-lm).")
+@click.option("--ray", "ray_address", is_flag=False, flag_value="local", default=None, metavar="[ADDRESS]",
+              help="Run the checks on Ray: a local Ray when no ADDRESS is given, 'auto' for the cluster this "
+                   "machine belongs to, or its head's HOST:PORT. Needs: pip install 'mtcheck[ray]'.")
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="Ray actors, each with its own checker and model [default: as many as the cluster's CPUs, "
+                   "or its GPUs with --gpus-per-worker].")
+@click.option("--cpus-per-worker", type=click.IntRange(min=1), default=1, show_default=True,
+              help="CPUs Ray gives each actor (its torch threads).")
+@click.option("--gpus-per-worker", type=click.FloatRange(min=0), default=0, show_default=True,
+              help="GPUs Ray gives each actor (the model runs there with --device auto or cuda).")
+@click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True,
+              help="Documents per Ray batch (the unit Ray retries when a worker dies).")
 @click.option("--progress", "show_progress", is_flag=True, help="Show a progress bar even when stderr is not a terminal.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar and no summary; only the exit code and --format output.")
 @selection_options
@@ -63,7 +75,8 @@ EXIT_PASS, EXIT_FAIL = 0, 1
 def gate(
     inputs, hyp, src, refs, text_field, id_field, doc_field, src_field, ref_fields,
     max_flag_rate, fail_on, max_findings, min_chrf, min_bleu, min_fluency,
-    fmt, output, color, cache_dir, no_cache, jobs, show_progress, quiet,
+    fmt, output, color, cache_dir, no_cache, jobs, ray_address, workers, cpus_per_worker, gpus_per_worker, batch_size,
+    show_progress, quiet,
     max_input_size, config_path, select, ignore, no_lm, model, gguf_file, device, thresholds, weights,
 ) -> None:
     """Check a translated corpus and pass or fail it against thresholds.
@@ -82,6 +95,7 @@ def gate(
         fail("nothing to check: give a folder, files or a glob, or --hyp FILE")
     if (src or refs) and not hyp:
         fail("--src and --ref go with --hyp (for JSONL/TSV/CSV use --src-field and --ref-field)")
+    engine_settings = _ray_settings(ray_address, workers, cpus_per_worker, gpus_per_worker, batch_size, jobs)
     refuse_input_as_output(output, [*inputs, hyp, src, *refs])
     if fmt is None and output is not None:
         fmt = EXTENSIONS.get(output.suffix.lower())
@@ -109,7 +123,8 @@ def gate(
         corpus = _read(inputs, hyp, src, refs, text_field, id_field, doc_field, src_field, ref_fields, config.max_input_size)
         if (min_chrf is not None or min_bleu is not None) and not corpus.has_refs:
             fail("--min-chrf/--min-bleu need references: --ref with --hyp, or --ref-field")
-        run = _run(corpus, config, cache_dir, no_cache, jobs, (show_progress or sys.stderr.isatty()) and not quiet)
+        engine = _engine(config, engine_settings)
+        run = _run(corpus, config, cache_dir, no_cache, jobs, engine, (show_progress or sys.stderr.isatty()) and not quiet)
         summary = _summarize(run, thresholds)
         report_color = (sys.stdout.isatty() if color is None else color) and output is None
         rendered = render_with_gate(run, summary, fmt, color=report_color) if fmt else None
@@ -140,13 +155,41 @@ def _read(inputs, hyp, src, refs, text_field, id_field, doc_field, src_field, re
     return read_corpus(inputs, names, limit=limit)
 
 
-def _run(corpus, config, cache_dir, no_cache, jobs, show_progress):
+def _ray_settings(address, workers, cpus_per_worker, gpus_per_worker, batch_size, jobs):
+    """The Ray settings when --ray is given (Ray itself is checked for here, before any reading)."""
+    if address is None:
+        if workers is not None or cpus_per_worker != 1 or gpus_per_worker or batch_size != 64:
+            fail("--workers, --cpus-per-worker, --gpus-per-worker and --batch-size go with --ray")
+        return None
+    if jobs != 1:
+        fail("give --jobs (processes on this machine) or --ray (Ray workers), not both")
+    from mtcheck.errors import MtcheckError
+    from mtcheck.ray_engine import RaySettings, check_address, import_ray
+
+    try:
+        check_address(address)
+        import_ray()
+    except MtcheckError as exc:
+        fail(str(exc))
+    return RaySettings(address=address, workers=workers, cpus_per_worker=cpus_per_worker,
+                       gpus_per_worker=gpus_per_worker, batch_size=batch_size)
+
+
+def _engine(config, ray_settings):
+    if ray_settings is None:
+        return None  # the gate's LocalEngine
+    from mtcheck.ray_engine import RayEngine
+
+    return RayEngine(config, ray_settings)
+
+
+def _run(corpus, config, cache_dir, no_cache, jobs, engine, show_progress):
     from mtcheck.cache import ResultCache, default_cache_dir, namespace_for
     from mtcheck.gate import run_gate
 
     cache = None if no_cache else ResultCache(cache_dir or default_cache_dir(), namespace_for(config))
     if not show_progress:
-        return run_gate(corpus, config, cache=cache, jobs=jobs)
+        return run_gate(corpus, config, cache=cache, jobs=jobs, engine=engine)
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
@@ -157,7 +200,7 @@ def _run(corpus, config, cache_dir, no_cache, jobs, show_progress):
                TimeElapsedColumn(), TimeRemainingColumn())
     with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
         task = bar.add_task("check", total=total)
-        return run_gate(corpus, config, cache=cache, jobs=jobs, progress=lambda n: bar.advance(task, n))
+        return run_gate(corpus, config, cache=cache, jobs=jobs, engine=engine, progress=lambda n: bar.advance(task, n))
 
 
 def _summarize(run, thresholds) -> dict[str, Any]:
@@ -224,6 +267,10 @@ def summary_text(summary: dict[str, Any], color: bool = False, width: int = 100)
         console.print(Text("  by rule", style="bold"))
         for code, entry in sorted(findings["by_code"].items(), key=lambda item: (-item[1]["count"], item[0])):
             console.print(Text(f"    {code}  {entry['slug']:<34} {entry['count']:>6}"))
+    if len(summary["unchecked"]) > 1:
+        console.print(Text("  not checked", style="bold"))
+        for entry in summary["unchecked"][:5]:
+            console.print(Text(f"    {entry['file']}:{entry['line']}  (id {entry['id']}): {entry['error']}"))
     if summary["lowest_chrf"]:
         console.print(Text("  lowest segment chrF", style="bold"))
         for entry in summary["lowest_chrf"][:5]:
