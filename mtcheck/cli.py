@@ -100,27 +100,45 @@ def _exit_cleanly_on_terminate() -> None:
 @click.option("--color/--no-color", default=None, help="Colour the text output [default: when stdout is a terminal].")
 @selection_options
 @click.option("--fail-on", type=SEVERITIES, default=None, help="Lowest severity that makes the exit code 1 [default: warning].")
+@click.option("--source", "source_file", default=None, metavar="FILE",
+              help="The text FILES was translated from: adds the accuracy rules (A), paragraph by paragraph.")
+@click.option("--source-lang", default=None, metavar="LANG", help="Language of --source (ISO 639-1) [default: detected].")
 @lm_options
 def check(
-    files, fmt, output, color, max_input_size, config_path, select, ignore, fail_on, no_lm, model, gguf_file, device,
-    thresholds, weights,
+    files, fmt, output, color, max_input_size, config_path, select, ignore, fail_on, source_file, source_lang, no_lm,
+    model, gguf_file, device, thresholds, weights,
 ) -> None:
     """Check FILES (or '-' for standard input) and report suspect spans."""
     from mtcheck.inputs import read_source
 
-    refuse_input_as_output(output, list(files))
+    if source_file is not None and len(files) != 1:
+        fail("--source goes with one file: the translation of that source")
+    if source_lang is not None and source_file is None:
+        fail("--source-lang goes with --source")
+    refuse_input_as_output(output, [*files, *([source_file] if source_file else [])])
     config = build_config(
         config_path, select, ignore, fail_on, no_lm, model, gguf_file, device, thresholds, weights, max_input_size
     )
     try:
         texts = [(read_source(source, config.max_input_size), source) for source in files]
         report = run_checker(config, texts)
+        if source_file is not None:
+            _add_accuracy(report.documents[0], read_source(source_file, config.max_input_size), config, source_lang)
         rendered = render_report(report, fmt, color, output)
     except MtcheckError as exc:
         fail(str(exc))
     emit(rendered, output)
     worst = report.max_severity()
     sys.exit(EXIT_FINDINGS if worst is not None and worst >= config.fail_on else EXIT_OK)
+
+
+def _add_accuracy(document_report, source: str, config: Config, language: str | None) -> None:
+    from mtcheck.source.check import article_findings, kept_by_source
+
+    text = document_report.document.text
+    added, _ = article_findings(text, source, config, language)
+    kept = [f for f in document_report.findings if kept_by_source(f, text, source)]
+    document_report.findings = sorted(kept + added, key=lambda f: (f.start, f.end, f.code))
 
 
 def run_checker(config: Config, texts: list[tuple[str, str]]):

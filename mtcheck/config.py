@@ -11,6 +11,7 @@ Keys (all optional)::
     thresholds = "path.json"       # from `mtcheck calibrate`
     weights = "detector.safetensors"  # from `mtcheck train` (default: packaged, for the packaged model)
     max-input-size = "64MiB"       # largest document read (a text file, stdin, one corpus segment)
+    length-ratio = { de = [0.7, 1.6] }  # A004: target/source length bounds per source language
 
     [tool.mtcheck.severity]        # re-severity a rule by code
     P002 = "info"
@@ -45,6 +46,7 @@ class Config:
     thresholds: Path | None = None
     weights: Path | None = None
     max_input_size: int = DEFAULT_MAX_INPUT_BYTES
+    length_ratio: dict[str, tuple[float, float]] = field(default_factory=dict)
     source: Path | None = None
 
     def enabled(self, code: str) -> bool:
@@ -67,7 +69,7 @@ class Config:
 DEVICES = ("auto", "cpu", "cuda", "mps")
 KNOWN_KEYS = {
     "select", "ignore", "severity", "allowlist", "fail-on", "lm", "model", "gguf-file", "device", "thresholds", "weights",
-    "max-input-size",
+    "max-input-size", "length-ratio",
 }
 
 
@@ -142,6 +144,7 @@ def from_mapping(table: dict[str, Any], base_dir: Path | None = None, source: Pa
     except ValueError as exc:
         raise ConfigError(f"{where}: 'max-input-size': {exc}") from None
     return Config(
+        length_ratio=_length_ratios(table.get("length-ratio", {}), where),
         select=_codes(table.get("select", []), f"{where} 'select'"),
         ignore=_codes(table.get("ignore", []), f"{where} 'ignore'"),
         severity=severity,
@@ -156,6 +159,22 @@ def from_mapping(table: dict[str, Any], base_dir: Path | None = None, source: Pa
         max_input_size=max_input_size,
         source=source,
     )
+
+
+def _length_ratios(value: Any, where: str) -> dict[str, tuple[float, float]]:
+    """``{language = [low, high]}``: the bounds A004 uses instead of the fitted ones."""
+    if not isinstance(value, dict):
+        raise ConfigError(f"{where}: 'length-ratio' must be a table of LANGUAGE = [low, high]")
+    out = {}
+    for language, bounds in value.items():
+        if (
+            not isinstance(bounds, list) or len(bounds) != 2
+            or not all(isinstance(b, (int, float)) and not isinstance(b, bool) for b in bounds)
+            or not 0 < bounds[0] < bounds[1]
+        ):
+            raise ConfigError(f"{where}: 'length-ratio.{language}' must be [low, high] with 0 < low < high, not {bounds!r}")
+        out[language.lower()] = (float(bounds[0]), float(bounds[1]))
+    return out
 
 
 def _path(value: Any, base_dir: Path | None) -> Path | None:

@@ -18,7 +18,7 @@ class Checker:
     def __init__(self, config: Config | None = None, fluency: "object | None" = None) -> None:
         self.config = config or Config()
         self.rules: list[Rule] = [
-            cls() for code, cls in all_rules().items() if self.config.enabled(code) and not cls.uses_lm
+            cls() for code, cls in all_rules().items() if self.config.enabled(code) and not cls.uses_lm and not cls.needs_source
         ]
         self.context = RuleContext(allowlist=self.config.allowlist)
         self._fluency = fluency

@@ -12,7 +12,7 @@ def test_codes_slugs_and_docs_are_complete_and_unique():
     slugs = [cls.slug for cls in rules.values()]
     assert len(slugs) == len(set(slugs))
     for code, cls in rules.items():
-        assert re.fullmatch(r"[QRPGCSF]\d{3}", code)
+        assert re.fullmatch(r"[QRPGCSFA]\d{3}", code)
         assert code[0] in FAMILIES
         assert re.fullmatch(r"[a-z]+(-[a-z]+)*", cls.slug)
         assert isinstance(cls.severity, Severity)

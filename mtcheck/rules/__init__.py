@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib
 
-RULE_MODULES = ("quotes", "repetition", "punctuation", "fragments", "casing", "script", "fluency")
+RULE_MODULES = ("quotes", "repetition", "punctuation", "fragments", "casing", "script", "fluency", "accuracy")
 
 
 def load_builtin_rules() -> None:

@@ -24,6 +24,7 @@ FAMILIES = {
     "C": "casing",
     "S": "script",
     "F": "fluency",
+    "A": "accuracy",
 }
 
 
@@ -43,6 +44,7 @@ class Rule:
     severity: ClassVar[Severity]
     summary: ClassVar[str]
     uses_lm: ClassVar[bool] = False  # LM rules are produced by the fluency model, not by check()
+    needs_source: ClassVar[bool] = False  # accuracy rules compare with the source: check_pair()
 
     def check(self, doc: Document, ctx: RuleContext) -> Iterator[Finding]:
         raise NotImplementedError
@@ -71,18 +73,28 @@ class Rule:
 
         An example is one or more double-backticked pieces after ``Bad:``/``Good:``; pieces joined
         by ``…`` belong to one document (joined with a space), and ``/`` starts an alternative
-        example, left out here.
+        example, left out here. A piece after the word "source" is the example's source (see
+        :meth:`example_pair`), not part of its text.
         """
+        return " ".join(cls.example_pair(kind)[0])
+
+    @classmethod
+    def example_pair(cls, kind: str) -> tuple[list[str], str | None]:
+        """The first ``Bad`` or ``Good`` example's pieces and its source (``(source ``…``)``), if any."""
         match = re.search(rf"^{kind}:(.*?)(?=^\S+:|^\s*$|\Z)", cls.description(), re.MULTILINE | re.DOTALL)
-        pieces = re.findall(r"``(.+?)``|(?<=``)\s*(/)", match.group(1), re.DOTALL) if match else []
-        first: list[str] = []
-        for text, slash in pieces:
+        pieces = re.findall(r"(source\s+)?``(.+?)``|(?<=``)\s*(/)", match.group(1), re.DOTALL) if match else []
+        texts: list[str] = []
+        source = None
+        for is_source, text, slash in pieces:
             if slash:
                 break
-            first.append(text)
-        if not first:
+            if is_source:
+                source = text
+            else:
+                texts.append(text)
+        if not texts:
             raise ValueError(f"{cls.code} has no {kind} example")
-        return " ".join(first)
+        return texts, source
 
 
 _REGISTRY: dict[str, type[Rule]] = {}

@@ -1,0 +1,1 @@
+"""Source-aware checking: numbers, language identification, and the runner of the accuracy rules (A)."""
