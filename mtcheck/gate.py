@@ -173,6 +173,7 @@ class GateRun:
     lm: bool
     cache: CacheStats | None = None
     seconds: float = 0.0
+    source_language: str | None = None  # of the sources, when the accuracy rules ran
 
     @cached_property
     def located(self) -> list[tuple[Segment, Finding]]:
@@ -198,14 +199,19 @@ def run_gate(
     checker: Any = None,
     engine: Any = None,
     progress: Progress | None = None,
+    source_language: str | None = None,
 ) -> GateRun:
+    """Check a corpus; where segments have sources, the accuracy rules (A) run on them too, in the
+    sources' language (``source_language``, or detected)."""
     from mtcheck.corpus import build_documents
+    from mtcheck.source.check import with_source_findings
 
     began = time.perf_counter()
     documents = build_documents(corpus.segments)
     results = check_documents(
         documents, config, cache=cache, jobs=jobs, checker=checker, engine=engine, progress=progress
     )
+    results, language = with_source_findings(documents, results, config, source_language)
     return GateRun(
         corpus,
         documents,
@@ -213,6 +219,7 @@ def run_gate(
         lm=bool(config.lm and config.enabled("F")),
         cache=cache.stats if cache is not None else None,
         seconds=time.perf_counter() - began,
+        source_language=language,
     )
 
 
@@ -342,6 +349,7 @@ def summarize(
             "documents": len(run.documents),
             "segments": len(run.corpus.segments),
             "sentences": sentences,
+            "source_language": run.source_language,  # the accuracy rules ran in it (None: no sources)
         },
         "findings": {"total": len(findings), "by_severity": by_severity, "by_code": dict(sorted(by_code.items()))},
         "flagged": flagged,

@@ -35,6 +35,8 @@ EXIT_PASS, EXIT_FAIL = 0, 1
 @click.option("--id-field", default=None, help="Key / column of the segment id [default: 'id' when present, else the line number].")
 @click.option("--doc-field", default=None, help="Key / column of the document id: segments sharing it are checked together.")
 @click.option("--src-field", default=None, help="Key / column of the source text.")
+@click.option("--source-lang", default=None, metavar="LANG",
+              help="Language of the sources (ISO 639-1: zh, de…) for the accuracy rules [default: detected].")
 @click.option("--ref-field", "ref_fields", multiple=True, help="Key / column of a reference (repeat for several).")
 @click.option("--max-flag-rate", type=click.FloatRange(min=0), default=None,
               help="Fail above this many warning/error findings per 100 sentences.")
@@ -73,7 +75,7 @@ EXIT_PASS, EXIT_FAIL = 0, 1
 @selection_options
 @lm_options
 def gate(
-    inputs, hyp, src, refs, text_field, id_field, doc_field, src_field, ref_fields,
+    inputs, hyp, src, refs, text_field, id_field, doc_field, src_field, ref_fields, source_lang,
     max_flag_rate, fail_on, max_findings, min_chrf, min_bleu, min_fluency,
     fmt, output, color, cache_dir, no_cache, jobs, ray_address, workers, cpus_per_worker, gpus_per_worker, batch_size,
     show_progress, quiet,
@@ -124,7 +126,8 @@ def gate(
         if (min_chrf is not None or min_bleu is not None) and not corpus.has_refs:
             fail("--min-chrf/--min-bleu need references: --ref with --hyp, or --ref-field")
         engine = _engine(config, engine_settings)
-        run = _run(corpus, config, cache_dir, no_cache, jobs, engine, (show_progress or sys.stderr.isatty()) and not quiet)
+        run = _run(corpus, config, cache_dir, no_cache, jobs, engine, (show_progress or sys.stderr.isatty()) and not quiet,
+                   source_lang)
         summary = _summarize(run, thresholds)
         report_color = (sys.stdout.isatty() if color is None else color) and output is None
         rendered = render_with_gate(run, summary, fmt, color=report_color) if fmt else None
@@ -183,13 +186,13 @@ def _engine(config, ray_settings):
     return RayEngine(config, ray_settings)
 
 
-def _run(corpus, config, cache_dir, no_cache, jobs, engine, show_progress):
+def _run(corpus, config, cache_dir, no_cache, jobs, engine, show_progress, source_lang=None):
     from mtcheck.cache import ResultCache, default_cache_dir, namespace_for
     from mtcheck.gate import run_gate
 
     cache = None if no_cache else ResultCache(cache_dir or default_cache_dir(), namespace_for(config))
     if not show_progress:
-        return run_gate(corpus, config, cache=cache, jobs=jobs, engine=engine)
+        return run_gate(corpus, config, cache=cache, jobs=jobs, engine=engine, source_language=source_lang)
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
@@ -200,7 +203,8 @@ def _run(corpus, config, cache_dir, no_cache, jobs, engine, show_progress):
                TimeElapsedColumn(), TimeRemainingColumn())
     with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
         task = bar.add_task("check", total=total)
-        return run_gate(corpus, config, cache=cache, jobs=jobs, engine=engine, progress=lambda n: bar.advance(task, n))
+        return run_gate(corpus, config, cache=cache, jobs=jobs, engine=engine, source_language=source_lang,
+                        progress=lambda n: bar.advance(task, n))
 
 
 def _summarize(run, thresholds) -> dict[str, Any]:
@@ -242,6 +246,8 @@ def summary_text(summary: dict[str, Any], color: bool = False, width: int = 100)
         ("findings", f"{findings['total']}: " + ", ".join(f"{n} {name}" for name, n in findings["by_severity"].items())),
         ("flag rate", f"{summary['flag_rate']:.2f} warning/error findings per 100 sentences"),
     ]
+    if corpus.get("source_language"):
+        rows.append(("sources", f"in {corpus['source_language']}: accuracy rules (A) checked each segment against its source"))
     fluency = summary["fluency"]
     if fluency is None:
         rows.append(("fluency", "not measured (language model off)"))
@@ -302,6 +308,8 @@ def gate_markdown(summary: dict[str, Any]) -> str:
     out += ["| Measure | Value | Threshold |", "| --- | ---: | --- |"]
     corpus = summary["corpus"]
     out.append(f"| Segments / sentences | {corpus['segments']} / {corpus['sentences']} | |")
+    if corpus.get("source_language"):
+        out.append(f"| Source language (accuracy rules) | {corpus['source_language']} | |")
     out.append(f"| Findings | {summary['findings']['total']} | "
                + (f"≤ {thresholds['max_findings']}" if "max_findings" in thresholds else "") + " |")
     out.append(f"| Flag rate per 100 sentences | {summary['flag_rate']:.2f} | "
