@@ -259,6 +259,76 @@ class LengthMismatch(SourceRule):
                                    f"{pair.language}→en translations are rarely over {high:.2f}. Something may be added.")
 
 
+SENTENCE_END = re.compile(
+    r"(?<!\b[A-Za-z])(?<!\d)[.!?]+[\"'”’」』）)]*(?=\s+[\"'“‘「『（(]*[A-Z\u4e00-\u9fff]|\s*$)|[。！？]+[」』）)]*"
+)
+ENDED = re.compile(r"[.!?。！？:;…\"'”’」』）)\]]\s*$")
+SOURCE_ABBREVIATION_END = re.compile(r"(?:^|\s)\w{1,4}\.\s*$")  # "z.", "sog.", "ca.": a source cut at an abbreviation
+# Words an English sentence does not end on: a translation stopping after one lost its last clause.
+# ("that", "which" and "into" can end one: "before that?", "look up into.")
+DANGLING_WORDS = frozenset("the a an of to from by with and or but between their our my your".split())
+LAST_WORD = re.compile(r"([^\W\d_]+)[.!?]\s*$")
+SENTENCE_COUNT_GAP = 2
+
+
+def sentence_count(text: str) -> int:
+    return max(1, len(SENTENCE_END.findall(text.strip())))
+
+
+@register
+class SentenceCountMismatch(SourceRule):
+    """Catches a translation with two or more sentences fewer (a sentence dropped) or more than its source.
+
+    Bad: ``The drug was well tolerated.`` (source ``Das Medikament wurde gut vertragen. Es traten keine Nebenwirkungen auf. Die Studie wird fortgesetzt.``)
+    Good: ``The drug was well tolerated. There were no side effects. The study continues.`` (source ``Das Medikament wurde gut vertragen. Es traten keine Nebenwirkungen auf. Die Studie wird fortgesetzt.``)
+
+    Sentences end at . ! ? before a capital (。！？ in Chinese and Japanese); one sentence more or
+    fewer is common in good translations and is not reported.
+    """
+
+    code = "A006"
+    slug = "sentence-count-mismatch"
+    severity = Severity.WARNING
+    summary = "The translation has two or more sentences fewer or more than its source."
+
+    def check_pair(self, pair: Pair, ctx: RuleContext) -> Iterator[Finding]:
+        source, target = sentence_count(pair.source), sentence_count(pair.target)
+        if source - target >= SENTENCE_COUNT_GAP:
+            yield self.whole(pair, f"The source has {source} sentences and the translation {target}: a sentence may be missing.")
+        elif target - source >= SENTENCE_COUNT_GAP:
+            yield self.whole(pair, f"The source has {source} sentences and the translation {target}: something may be added.")
+
+
+@register
+class UnfinishedTranslation(SourceRule):
+    """Catches a translation that stops mid-clause where its source ends its sentence.
+
+    Bad: ``The aid must reach the villages of the.`` (source ``Die Hilfe muss die Dörfer der Region erreichen.``)
+    Good: ``The aid must reach the villages of the region.`` (source ``Die Hilfe muss die Dörfer der Region erreichen.``)
+
+    Flags a translation with no closing punctuation, or one whose last word is one an English
+    sentence does not end on ("the", "of", "and"), when the source ends with a full stop (a source
+    cut after an abbreviation such as "z." is left alone).
+    """
+
+    code = "A007"
+    slug = "unfinished-translation"
+    severity = Severity.WARNING
+    summary = "The translation stops mid-clause ('…the villages of the.') where the source's sentence ends."
+
+    def check_pair(self, pair: Pair, ctx: RuleContext) -> Iterator[Finding]:
+        target = pair.target.rstrip()
+        if not ENDED.search(pair.source) or SOURCE_ABBREVIATION_END.search(pair.source) or len(target) < 20:
+            return
+        if not ENDED.search(target):
+            yield self.finding(len(target), len(target), "The translation stops without ending its sentence; the source ends its.")
+            return
+        last = LAST_WORD.search(target)
+        if last and last.group(1).lower() in DANGLING_WORDS:
+            yield self.finding(last.start(1), last.end(1),
+                               f"The translation ends on '{last.group(1)}': the rest of its clause may be missing.")
+
+
 @register
 class InconsistentTranslation(SourceRule):
     """Catches one source segment translated differently in different places of a corpus.

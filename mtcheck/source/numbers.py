@@ -157,7 +157,7 @@ def word_values(text: str, language: str) -> set[float]:
             if len(parts) == 2 and parts[0] in TENS and parts[1] in words:
                 value: float | None = words[parts[0]] + words[parts[1]]  # twenty-five
             else:
-                value = words.get(token)
+                value = words.get(token, words.get(parts[0]))  # "five-year", "two-step"
             if token in ENGLISH_SCALES and previous is not None:
                 values.add(float(previous * ENGLISH_SCALES[token]))
             if value is not None:

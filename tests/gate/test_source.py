@@ -68,3 +68,11 @@ def test_aligned_files_and_the_text_summary(tmp_path: Path, monkeypatch: pytest.
     assert "sources   in zh: accuracy rules (A)" in result.output
     assert "::warning file=hyp.en,line=1,col=1,endLine=1,endColumn=32,title=A001 number-mismatch::" in result.output
     assert "line=2" not in result.output  # 十二 is 12
+
+
+@pytest.mark.parametrize("fmt", ["text", "json", "jsonl", "sarif", "github", "junit", "markdown"])
+def test_every_format_shows_the_accuracy_family(corpus: Path, fmt: str) -> None:
+    result = invoke(str(corpus), "--doc-field", "doc", "--src-field", "src", "--no-lm", "--format", fmt, "-o", f"out.{fmt}")
+    assert result.exit_code == 1, result.output
+    rendered = Path(f"out.{fmt}").read_text(encoding="utf-8")
+    assert "A001" in rendered and "number-mismatch" in rendered

@@ -169,3 +169,69 @@ def test_check_with_a_source_pairs_paragraphs(tmp_path) -> None:
     twice = CliRunner().invoke(main, ["check", str(target), str(target), "--source", str(source), "--no-lm"])
     assert twice.exit_code == 2 and "--source goes with one file" in twice.output
     assert "--source-lang goes with --source" in CliRunner().invoke(main, ["check", str(target), "--source-lang", "de"]).output
+
+
+def test_sentence_counts_two_apart_are_flagged_in_either_script() -> None:
+    source = "会议开始了。部长发表了讲话。代表们提出了问题。"
+    assert "may be missing" in found("The meeting began.", source, "zh", "A006")[0].message
+    assert found("The meeting began and the minister spoke. Delegates asked questions.", source, "zh", "A006") == []
+    many = "Wir kamen an. Es regnete."
+    assert "may be added" in found("We arrived. It rained. It was cold. We left.", many, "de", "A006")[0].message
+
+
+def test_an_unfinished_translation_is_flagged_where_it_stops() -> None:
+    source = "Die Hilfe muss die Dörfer der Region erreichen."
+    [open_end] = found("The aid must reach the villages of", source, "de", "A007")
+    assert (open_end.start, open_end.end) == (34, 34)
+    [dangling] = found("The aid must reach the villages of the.", source, "de", "A007")
+    assert "ends on 'the'" in dangling.message
+    assert found("Was there a big bang before that?", "Gab es davor einen Urknall?", "de", "A007") == []
+    # A source cut after an abbreviation ("z.") is a segmentation artefact, not a sentence end.
+    assert found("Here too, new systems such as", "Auch hier setzten sich neue Systeme wie z.", "de", "A007") == []
+
+
+@pytest.mark.parametrize(
+    "source, language",
+    [
+        ("点击 <b>这里</b> 查看 {count} 条消息：https://example.org/x", "zh"),
+        ("Нажмите <b>здесь</b>, чтобы увидеть {count} сообщений: https://example.org/x", "ru"),
+        ("Klicken Sie <b>hier</b>, um {count} Nachrichten zu sehen: https://example.org/x", "de"),
+    ],
+)
+def test_protected_tokens_in_every_script(source: str, language: str) -> None:
+    good = "Click <b>here</b> to see {count} messages: https://example.org/x"
+    assert found(good, source, language, "A002") == []
+    bad = found("Click here to see {anzahl} messages: https://example.org/y", source, language, "A002")
+    messages = " ".join(f.message for f in bad)
+    assert all(f"'{token}'" in messages for token in ("{anzahl}", "https://example.org/y", "<b>", "</b>"))
+
+
+def test_length_bounds_per_language_and_script() -> None:
+    chinese = "研究人员发现，这种药物对老年患者和年轻患者同样有效，而且副作用很少。"
+    assert found("The drug works.", chinese, "zh", "A004")  # far under zh→en's usual 1.5-4.2 times
+    assert found("Researchers found the drug as effective in older as in younger patients, with few side effects.",
+                 chinese, "zh", "A004") == []
+    assert found("The drug works.", "Исследователи обнаружили, что препарат одинаково эффективен у пожилых.", "ru",
+                 "A004") == []  # no fitted bounds for Russian: not checked unless the config gives some
+    assert found("The drug works.", "Исследователи обнаружили, что препарат одинаково эффективен у пожилых.", "ru",
+                 "A004", length_ratio={"ru": (0.6, 1.6)})
+
+
+@pytest.mark.parametrize("source", ["保存更改？", "Сохранить изменения?", "Änderungen speichern?"])
+def test_inconsistent_translations_in_every_script(source: str) -> None:
+    findings = check_pairs(["Save changes?", "Keep changes?"], [source, source], Config(lm=False, select=("A005",)), None)
+    assert [len(f) for f in findings] == [0, 1]
+
+
+def test_the_html_report_of_check_with_a_source_shows_the_family(tmp_path) -> None:
+    from click.testing import CliRunner
+
+    from mtcheck.cli import main
+
+    (tmp_path / "a.de").write_text("Die Studie umfasste 25 Patienten.\n", encoding="utf-8")
+    (tmp_path / "a.en").write_text("The trial enrolled 52 patients.\n", encoding="utf-8")
+    out = tmp_path / "report.html"
+    result = CliRunner().invoke(main, ["check", str(tmp_path / "a.en"), "--source", str(tmp_path / "a.de"), "--no-lm",
+                                       "--format", "html", "-o", str(out)])
+    assert result.exit_code == 1
+    assert "A001" in out.read_text(encoding="utf-8") and "number-mismatch" in out.read_text(encoding="utf-8")
