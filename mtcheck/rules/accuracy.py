@@ -259,9 +259,9 @@ class LengthMismatch(SourceRule):
                                    f"{pair.language}→en translations are rarely over {high:.2f}. Something may be added.")
 
 
-SENTENCE_END = re.compile(
-    r"(?<!\b[A-Za-z])(?<!\d)[.!?]+[\"'”’」』）)]*(?=\s+[\"'“‘「『（(]*[A-Z\u4e00-\u9fff]|\s*$)|[。！？]+[」』）)]*"
-)
+# A sentence ends at . ! ? (not after a single letter or inside a number) before a capital in any
+# script, a CJK character or the end; 。！？ end one wherever they stand.
+SENTENCE_END = re.compile(r"(?<!\b[^\W\d_])(?<!\d)[.!?]+[\"'”’」』）)]*(?:\s+[\"'“‘「『（(]*(\w)|\s*$)|[。！？]+")
 ENDED = re.compile(r"[.!?。！？:;…\"'”’」』）)\]]\s*$")
 SOURCE_ABBREVIATION_END = re.compile(r"(?:^|\s)\w{1,4}\.\s*$")  # "z.", "sog.", "ca.": a source cut at an abbreviation
 # Words an English sentence does not end on: a translation stopping after one lost its last clause.
@@ -272,7 +272,11 @@ SENTENCE_COUNT_GAP = 2
 
 
 def sentence_count(text: str) -> int:
-    return max(1, len(SENTENCE_END.findall(text.strip())))
+    ends = 0
+    for match in SENTENCE_END.finditer(text.strip()):
+        following = match.group(1)
+        ends += following is None or following.isupper() or "\u4e00" <= following <= "\u9fff"
+    return max(1, ends)
 
 
 @register

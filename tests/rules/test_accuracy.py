@@ -235,3 +235,19 @@ def test_the_html_report_of_check_with_a_source_shows_the_family(tmp_path) -> No
                                        "--format", "html", "-o", str(out)])
     assert result.exit_code == 1
     assert "A001" in out.read_text(encoding="utf-8") and "number-mismatch" in out.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize(
+    "source, language",
+    [
+        ("会议开始了。部长发表了讲话。代表们提出了问题。", "zh"),
+        ("Заседание началось. Министр выступил. Делегаты задали вопросы.", "ru"),
+        ("La réunion a commencé. Le ministre a parlé. Les délégués ont posé des questions.", "fr"),
+    ],
+)
+def test_sentence_count_and_unfinished_translations_in_every_script(source: str, language: str) -> None:
+    assert found("The meeting began.", source, language, "A006")
+    assert found("The meeting began. The minister spoke. Delegates asked questions.", source, language, "A006") == []
+    assert found("The meeting began. The minister spoke. Delegates asked", source, language, "A007")
+    assert found("The meeting began. The minister spoke. Delegates asked questions of the.", source, language, "A007")
+    assert found("The meeting began. The minister spoke. Delegates asked questions.", source, language, "A007") == []
