@@ -49,6 +49,8 @@ SHORT_COMMON_WORDS = frozenset(
 ROMAN = re.compile(r"M{0,3}(?:CM|CD|D?C{0,3})(?:XC|XL|L?X{0,3})(?:IX|IV|V?I{0,3})")
 LETTERS = re.compile(r"[^\W\d_]+")
 # "NEW DELHI (AP) -", "OAKLAND, Calif. --": a dateline's place name is set in capitals.
+LEAD_PARAGRAPHS = 2  # a headline, then the lead
+LEAD_IN = re.compile(r"\s*[\"“‘']?((?:[A-Z][A-Z'’.-]+\s+){0,2}[A-Z][A-Z'’-]+)(?=\s+[a-z])")
 DATELINE = re.compile(
     r"\b[A-Z][A-Z.'’\-]+(?:\s+[A-Z][A-Z.'’\-]+)*"
     r"(?:,\s+[A-Z][a-z]+\.?(?:\s+[A-Z][a-z]+\.?)?)?\s*(?:\([A-Za-z .&]+\)\s*)?(?:-{1,2}|—|–)\s"
@@ -114,11 +116,23 @@ class DocumentCasing:
     def caps_zones(self) -> list[tuple[int, int]]:
         # The first sentence holds the headline and the lead, where capitals are typography.
         zones = [(m.start(), m.end()) for m in DATELINE.finditer(self.doc.text)]
+        zones += self._lead_in_capitals()
         for line in re.finditer(r"[^\r\n]+", self.doc.text):
             words = LETTERS.findall(line.group())
             caps = [w for w in words if len(w) >= 2 and w.isupper()]
             if len(caps) >= 3 and len(caps) >= 0.5 * len([w for w in words if len(w) >= 2]):
                 zones.append((line.start(), line.end()))  # a headline in capitals
+        return zones
+
+    def _lead_in_capitals(self) -> list[tuple[int, int]]:
+        """Lead-in capitals: newspapers set the first word or two of an article's opening paragraph
+        in capitals ("BARCELONA will be known as…"). Only the first paragraphs count, and only
+        when ordinary lower-case text follows."""
+        zones = []
+        for paragraph in self.doc.paragraphs[:LEAD_PARAGRAPHS]:
+            match = LEAD_IN.match(self.doc.text, paragraph.start, paragraph.end)
+            if match:
+                zones.append(match.span(1))
         return zones
 
     @cached_property

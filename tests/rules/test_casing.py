@@ -73,6 +73,17 @@ def test_c001_dateline_in_capitals_is_left_alone() -> None:
     assert spans(InconsistentNameCase(), text) == []
 
 
+def test_c001_lead_in_capitals_of_the_opening_paragraphs_are_typography() -> None:
+    # Newspapers set the first word of the lead in capitals; later paragraphs are text.
+    text = "Barcelona to sell half the squad\n\nBARCELONA will be known as a selling club. Barcelona said so."
+    assert spans(InconsistentNameCase(), text) == []
+    later = "Barcelona to sell.\n\nThe club met.\n\nBARCELONA will be known as a selling club. Barcelona said so."
+    assert spans(InconsistentNameCase(), later) == ["BARCELONA"]
+    # Capitals followed by a capitalised word are not a lead-in ("XI Jinping").
+    name = "Talks resumed.\n\nXI Jinping arrived. Then Xi spoke."
+    assert spans(InconsistentNameCase(), name) == ["XI"]
+
+
 def test_c001_no_title_case_evidence_no_flag() -> None:
     text = LEAD + "ORTEGA said the pact was fair. ORTEGA left."
     assert spans(InconsistentNameCase(), text) == []
