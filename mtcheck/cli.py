@@ -58,7 +58,7 @@ def entry(argv: list[str] | None = None) -> None:
         result = main.main(args=args, prog_name="mtcheck", standalone_mode=False)
     except click.exceptions.Abort:
         click.echo("mtcheck: interrupted", err=True)
-        sys.exit(EXIT_INTERRUPTED)
+        _exit_interrupted()
     except click.ClickException as exc:
         exc.show()
         sys.exit(exc.exit_code)
@@ -66,7 +66,7 @@ def entry(argv: list[str] | None = None) -> None:
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         click.echo("mtcheck: interrupted", err=True)
-        sys.exit(EXIT_INTERRUPTED)
+        _exit_interrupted()
     except BrokenPipeError:
         sys.exit(EXIT_OK)  # the reader (| head) has gone; nothing left to report
     except Exception as exc:  # noqa: BLE001 - the one place that catches everything
@@ -77,6 +77,17 @@ def entry(argv: list[str] | None = None) -> None:
                    "rerun with --debug for the traceback", err=True)
         sys.exit(EXIT_INTERNAL)
     sys.exit(result if isinstance(result, int) else EXIT_OK)
+
+
+def _exit_interrupted() -> None:
+    """Exit 130 after Ctrl-C. Files were already cleaned up while unwinding. A Ray driver's own
+    exit hooks can crash once interrupted (a segmentation fault was seen after the one line), so
+    with Ray loaded the process leaves without running them; the run's Ray was stopped by then."""
+    if "ray" not in sys.modules:
+        sys.exit(EXIT_INTERRUPTED)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(EXIT_INTERRUPTED)
 
 
 def _exit_cleanly_on_terminate() -> None:
