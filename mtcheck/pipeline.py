@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from dataclasses import replace
 
 from collections.abc import Callable, Iterable, Sequence
@@ -10,6 +11,7 @@ from mtcheck.config import Config
 from mtcheck.document import Document, gc_paused
 from mtcheck.findings import DocumentReport, Finding, Report, SentenceScore
 from mtcheck.rules.base import Rule, RuleContext, all_rules
+from mtcheck.windows import WINDOW_CHARS, Outline, Scores, window_spans
 
 
 class Checker:
@@ -22,6 +24,7 @@ class Checker:
         ]
         self.context = RuleContext(allowlist=self.config.allowlist)
         self._fluency = fluency
+        self.window_chars = WINDOW_CHARS  # longer texts are checked in windows (mtcheck.windows)
 
     @property
     def fluency(self):
@@ -46,25 +49,66 @@ class Checker:
         ``progress`` is called with the number of documents finished after each chunk.
         """
         items = list(items)
-        reports: list[DocumentReport] = []
-        for begin in range(0, len(items), chunk_size):
-            chunk = [Document.parse(text, source) for text, source in items[begin : begin + chunk_size]]
+        reports: list[DocumentReport | None] = [None] * len(items)
+        short = [i for i, (text, _) in enumerate(items) if len(text) <= self.window_chars]
+        for begin in range(0, len(short), chunk_size):
+            indexes = short[begin : begin + chunk_size]
+            chunk = [Document.parse(*items[i]) for i in indexes]
             with gc_paused():  # see mtcheck.document.gc_paused
                 chunk_reports = [self._heuristics(doc) for doc in chunk]
             if self.config.lm and self.fluency is not None:
                 self._add_fluency(chunk_reports)
             with gc_paused():
-                for report in chunk_reports:
+                for index, report in zip(indexes, chunk_reports):
                     report.findings = merge_overlapping(self._configure(report.document, report.findings))
-            reports.extend(chunk_reports)
+                    reports[index] = report
             if progress is not None:
                 progress(len(chunk))
-        return Report(reports)
+        for index, (text, source) in enumerate(items):
+            if reports[index] is None:  # a long text, in windows
+                reports[index] = self._check_long(text, source)
+                if progress is not None:
+                    progress(1)
+        return Report([r for r in reports if r is not None])
 
-    def _heuristics(self, doc: Document) -> DocumentReport:
+    def _check_long(self, text: str, source: str) -> DocumentReport:
+        """Check a text longer than one window, window by window (see mtcheck.windows)."""
+        outline, found = Outline(text, source), []
+        scores = Scores(outline.sentence_spans)
+        budget = dict.fromkeys((rule.code for rule in self.rules), MAX_FINDINGS_PER_RULE)
+        for start, end in window_spans(text, self.window_chars):
+            window = Document.parse(text[start:end], source)
+            with gc_paused():
+                report = self._heuristics(window, budget)
+            if self.config.lm and self.fluency is not None:
+                self._add_fluency([report])
+            outline.add_window(window, start)
+            scores.extend(report.sentences)
+            found.extend(replace(f, start=f.start + start, end=f.end + start) for f in report.findings)
+            del window, report
+            gc.collect()  # rules cache analyses on the document (cycles): free the window now
+        with gc_paused():
+            findings = merge_overlapping(self._configure(outline, found))
+        report = DocumentReport(outline, findings, scores)  # type: ignore[arg-type]
+        if self.config.lm and self.fluency is not None:
+            from mtcheck.fluency.decode import whole_document_fluency
+
+            report.fluency = whole_document_fluency([s.fluency for s in scores if s.fluency is not None])
+            report.fluency_label = None if report.fluency is None else self.fluency.thresholds.label(report.fluency)
+        return report
+
+    def _heuristics(self, doc: Document, budget: dict[str, int] | None = None) -> DocumentReport:
+        """Every heuristic rule on one document; ``budget`` (findings each rule may still report,
+        shared by a long text's windows) is spent as they are found."""
         findings: list[Finding] = []
         for rule in self.rules:
-            findings.extend(_capped(rule.check(doc, self.context), MAX_FINDINGS_PER_RULE))
+            limit = MAX_FINDINGS_PER_RULE if budget is None else budget[rule.code]
+            if limit <= 0:
+                continue
+            found = _capped(rule.check(doc, self.context), limit)
+            if budget is not None:
+                budget[rule.code] -= len(found)
+            findings.extend(found)
         sentences = [SentenceScore(s.start, s.end) for s in doc.sentences]
         return DocumentReport(doc, findings, sentences)
 
@@ -98,7 +142,8 @@ def _capped(found: Iterable[Finding], limit: int) -> list[Finding]:
     for finding in found:
         if len(kept) == limit:
             last = kept[-1]
-            kept[-1] = replace(last, message=f"{last.message} (This rule stopped after {limit:,} findings in this document.)")
+            stopped = f"(This rule stopped after {MAX_FINDINGS_PER_RULE:,} findings in this document.)"
+            kept[-1] = replace(last, message=f"{last.message} {stopped}")
             break
         kept.append(finding)
     return kept

@@ -58,6 +58,11 @@ def document_fluency(fluencies: Sequence[float]) -> float | None:
     return float(sum(worst) / len(worst))
 
 
+def whole_document_fluency(fluencies: Sequence[float]) -> float | None:
+    """The document fluency as reported: of all its sentences, rounded."""
+    return _rounded(document_fluency(fluencies))
+
+
 @dataclass
 class Decoded:
     spans: list[tuple[int, int, float]]  # (first word, last word, peak p) per F001 run, document word indices
@@ -96,7 +101,7 @@ def decode(document: Document, probabilities: np.ndarray, thresholds: Thresholds
         spans.extend(runs_at_least(probabilities, words, thresholds.span_info))
         fluency = sentence_fluency(probabilities[words.start : words.stop])
         scores.append(SentenceScore(sentence.start, sentence.end, round(fluency, 4), label=thresholds.label(fluency)))
-    return Decoded(spans, scores, _rounded(document_fluency([s.fluency for s in scores])))
+    return Decoded(spans, scores, whole_document_fluency([s.fluency for s in scores]))
 
 
 def _rounded(value: float | None) -> float | None:

@@ -89,3 +89,18 @@ def test_windows_of_rows_give_the_same_probabilities(tiny_detector, monkeypatch)
     monkeypatch.setattr(detector_module, "WINDOW_TOKENS", 16)  # a window per row or two
     for a, b in zip(whole, tiny_detector.probabilities(documents)):
         assert np.allclose(a, b, atol=1e-5)
+
+
+def test_a_long_text_in_windows_gets_every_sentence_scored(tiny_detector) -> None:
+    from mtcheck import Checker
+    from mtcheck.fluency.decode import whole_document_fluency
+
+    text = "\n\n".join(f"The river rose by {i} metres overnight. Farmers moved their cattle." for i in range(40))
+    whole = Checker(Config(), fluency=tiny_detector).check(text).documents[0]
+    checker = Checker(Config(), fluency=tiny_detector)
+    checker.window_chars = 600
+    windowed = checker.check(text).documents[0]
+    assert [(s.start, s.end) for s in windowed.sentences] == [(s.start, s.end) for s in whole.sentences]
+    assert [s.fluency for s in windowed.sentences] == pytest.approx([s.fluency for s in whole.sentences], abs=1e-4)
+    assert windowed.fluency == whole_document_fluency([s.fluency for s in windowed.sentences])
+    assert windowed.fluency_label is not None
