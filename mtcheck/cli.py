@@ -28,7 +28,7 @@ from mtcheck.commands.common import (
     selection_options,
 )
 from mtcheck.config import Config
-from mtcheck.errors import MtcheckError, debugging
+from mtcheck.errors import MtcheckError, debugging, one_line
 
 FORMAT_NAMES = ("text", "json", "jsonl", "sarif", "github", "junit", "markdown", "html")
 MIN_CALIBRATION_SENTENCES = 50
@@ -72,9 +72,7 @@ def entry(argv: list[str] | None = None) -> None:
     except Exception as exc:  # noqa: BLE001 - the one place that catches everything
         if debug:
             raise
-        reason = str(exc).splitlines()[0][:300] if str(exc) else ""
-        click.echo(f"mtcheck: internal error: {type(exc).__name__}{': ' + reason if reason else ''}; "
-                   "rerun with --debug for the traceback", err=True)
+        click.echo(f"mtcheck: internal error: {one_line(exc)}; rerun with --debug for the traceback", err=True)
         sys.exit(EXIT_INTERNAL)
     sys.exit(result if isinstance(result, int) else EXIT_OK)
 
@@ -144,12 +142,13 @@ def check(
 
 
 def _add_accuracy(document_report, source: str, config: Config, language: str | None) -> None:
+    from mtcheck.findings import in_text_order
     from mtcheck.source.check import article_findings, kept_by_source
 
     text = document_report.document.text
     added, _ = article_findings(text, source, config, language)
     kept = [f for f in document_report.findings if kept_by_source(f, text, source)]
-    document_report.findings = sorted(kept + added, key=lambda f: (f.start, f.end, f.code))
+    document_report.findings = in_text_order(kept + added)
 
 
 def run_checker(config: Config, texts: list[tuple[str, str]]):

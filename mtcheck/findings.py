@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -47,6 +48,11 @@ class Finding:
         if self.start == self.end or other.start == other.end:
             return self.start <= other.end and other.start <= self.end
         return self.start < other.end and other.start < self.end
+
+
+def in_text_order(findings: Iterable[Finding]) -> list[Finding]:
+    """Findings by where they stand in the text (then by code): the order every report uses."""
+    return sorted(findings, key=lambda f: (f.start, f.end, f.code))
 
 
 @dataclass(slots=True)

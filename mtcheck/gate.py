@@ -27,8 +27,8 @@ from mtcheck.config import Config
 from mtcheck.corpus import Corpus, CorpusDocument, Segment
 from mtcheck.corpus_offsets import encode_replacement, raw_offsets
 from mtcheck.document import Document, Paragraph, Sentence
-from mtcheck.errors import MtcheckError, debugging
-from mtcheck.findings import DocumentReport, Finding, Report, SentenceScore, Severity
+from mtcheck.errors import MtcheckError, debugging, one_line
+from mtcheck.findings import DocumentReport, Finding, Report, SentenceScore, Severity, in_text_order
 from mtcheck.fluency.decode import document_fluency
 
 LOWEST_CHRF_SHOWN = 10
@@ -65,8 +65,7 @@ def check_texts(checker: Any, texts: Sequence[str]) -> list[CheckResult]:
             return [result for text in texts for result in check_texts(checker, [text])]
         if debugging():
             raise
-        reason = str(exc).splitlines()[0][:200] if str(exc) else ""
-        return [CheckResult.failed(f"{type(exc).__name__}{': ' + reason if reason else ''}")]
+        return [CheckResult.failed(one_line(exc, limit=200))]
 
 
 def chunk_size_for(count: int) -> int:
@@ -477,7 +476,7 @@ def anchored_report(run: GateRun) -> Report:
         documents.append(
             DocumentReport(
                 AnchoredDocument(text=text, source=name, paragraphs=tuple(paragraphs)),
-                sorted(parts.findings, key=lambda f: (f.start, f.end, f.code)),
+                in_text_order(parts.findings),
                 sorted(parts.sentences, key=lambda s: (s.start, s.end)),
                 document_fluency(scored),
             )

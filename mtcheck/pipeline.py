@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterable, Sequence
 
 from mtcheck.config import Config
 from mtcheck.document import Document, gc_paused
-from mtcheck.findings import DocumentReport, Finding, Report, SentenceScore
+from mtcheck.findings import DocumentReport, Finding, Report, SentenceScore, in_text_order
 from mtcheck.rules.base import Rule, RuleContext, all_rules
 from mtcheck.windows import WINDOW_CHARS, Outline, Scores, window_spans
 
@@ -192,4 +192,4 @@ def merge_overlapping(findings: list[Finding]) -> list[Finding]:
             score=lm.score,
         )
     unique = {(f.code, f.start, f.end): f for f in merged}
-    return sorted(unique.values(), key=lambda f: (f.start, f.end, f.code))
+    return in_text_order(unique.values())

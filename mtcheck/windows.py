@@ -19,13 +19,13 @@ from collections.abc import Iterator, Sequence
 from functools import cached_property
 from typing import overload
 
-from mtcheck.document import Document, Paragraph, Sentence, words_in
+from mtcheck.document import PARAGRAPH_BREAK, Document, Paragraph, Sentence, words_in
 from mtcheck.findings import SentenceScore
 
 WINDOW_CHARS = 1_000_000
 SEARCH_BACK = WINDOW_CHARS // 2  # a cut is looked for in the window's second half
 CUTS = (
-    re.compile(r"(?:[ \t]*\r?\n){2,}"),  # a paragraph break
+    PARAGRAPH_BREAK,
     re.compile(r"\r?\n"),  # a line break
     re.compile(r"(?<=[.!?])[\"'”’)\]]*[ \t]+(?=[\"'“‘(\[]*[A-Z0-9])"),  # a sentence end
     re.compile(r"\s+"),  # any space

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import ClassVar
 from urllib.parse import quote
 
-from mtcheck.findings import DocumentReport, Finding, Report, Severity
+from mtcheck.findings import DocumentReport, Finding, Report, Severity, in_text_order
 from mtcheck.rules.base import FAMILIES, Rule
 
 STDIN = "-"
@@ -94,7 +94,7 @@ def rules_used(report: Report, rules: dict[str, type[Rule]]) -> list[RuleInfo]:
 
 
 def sorted_findings(doc: DocumentReport) -> list[Finding]:
-    return sorted(doc.findings, key=lambda f: (f.start, f.end, f.code))
+    return in_text_order(doc.findings)
 
 
 def iter_findings(report: Report) -> Iterator[tuple[DocumentReport, Finding]]:

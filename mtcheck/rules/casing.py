@@ -48,9 +48,9 @@ SHORT_COMMON_WORDS = frozenset(
 )
 ROMAN = re.compile(r"M{0,3}(?:CM|CD|D?C{0,3})(?:XC|XL|L?X{0,3})(?:IX|IV|V?I{0,3})")
 LETTERS = re.compile(r"[^\W\d_]+")
-# "NEW DELHI (AP) -", "OAKLAND, Calif. --": a dateline's place name is set in capitals.
 LEAD_PARAGRAPHS = 2  # a headline, then the lead
 LEAD_IN = re.compile(r"\s*[\"“‘']?((?:[A-Z][A-Z'’.-]+\s+){0,2}[A-Z][A-Z'’-]+)(?=\s+[a-z])")
+# "NEW DELHI (AP) -", "OAKLAND, Calif. --": a dateline's place name is set in capitals.
 DATELINE = re.compile(
     r"\b[A-Z][A-Z.'’\-]+(?:\s+[A-Z][A-Z.'’\-]+)*"
     r"(?:,\s+[A-Z][a-z]+\.?(?:\s+[A-Z][a-z]+\.?)?)?\s*(?:\([A-Za-z .&]+\)\s*)?(?:-{1,2}|—|–)\s"

@@ -13,7 +13,7 @@ from typing import Any
 
 from mtcheck.cache import CheckResult
 from mtcheck.config import Config
-from mtcheck.findings import Finding
+from mtcheck.findings import Finding, in_text_order
 from mtcheck.rules.accuracy import Pair, source_rules
 from mtcheck.rules.base import RuleContext
 from mtcheck.source.language import detect_language
@@ -50,10 +50,9 @@ def check_pairs(
                 out[order[position]].append(finding)
     for index, findings in enumerate(out):
         target = targets[index]
-        out[index] = sorted(
-            (f.with_severity(config.severity_for(f.code, f.severity)) for f in findings
-             if not context.allowed(target[f.start : f.end])),
-            key=lambda f: (f.start, f.end, f.code),
+        out[index] = in_text_order(
+            f.with_severity(config.severity_for(f.code, f.severity)) for f in findings
+            if not context.allowed(target[f.start : f.end])
         )
     return out
 
@@ -85,7 +84,7 @@ def with_source_findings(documents: Sequence[Any], results: Sequence[CheckResult
         if result.error is not None or (not added and len(kept) == len(result.findings)):
             out.append(result)
             continue
-        findings = sorted(kept + added, key=lambda f: (f.start, f.end, f.code))
+        findings = in_text_order(kept + added)
         out.append(replace(result, findings=findings))
     return out, language
 
