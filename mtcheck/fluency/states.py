@@ -15,6 +15,7 @@ import numpy as np
 
 from mtcheck.fluency.align import Row
 
+FLOAT16_MAX = float(np.finfo(np.float16).max)
 FLAT_TOKENS = 4096  # tokens per backbone pass: large matrix products, activations in the tens of MB
 
 
@@ -64,7 +65,7 @@ def cache_dir() -> Path:
 
 
 class StateCache:
-    """Backbone states of rows on disk, float16, one file per chunk of rows (by content hash)."""
+    """Backbone states of rows on disk, float16 where they fit (else float32), one file per chunk of rows (by content hash)."""
 
     def __init__(self, folder: Path, identity: str, depth: int, surprisal: bool = False) -> None:
         self.folder = folder
@@ -85,8 +86,11 @@ class StateCache:
             with np.load(path) as stored:
                 flat, lengths = stored["states"], stored["lengths"]
             return np.split(flat, np.cumsum(lengths)[:-1])
-        states = [s.cpu().numpy().astype(np.float16) for s in run_backbone(engine, rows, depth, self.surprisal)]
+        flat = np.concatenate([s.cpu().numpy() for s in run_backbone(engine, rows, depth, self.surprisal)])
+        lengths = np.array([len(row.ids) for row in rows])
+        if np.abs(flat).max(initial=0.0) < FLOAT16_MAX:
+            flat = flat.astype(np.float16)  # else float32: Gemma's start-token state reaches ~1e5
         tmp = path.with_suffix(".tmp.npz")
-        np.savez(tmp, states=np.concatenate(states), lengths=np.array([len(s) for s in states]))
+        np.savez(tmp, states=flat, lengths=lengths)
         tmp.replace(path)  # a chunk is either whole on disk or absent: extraction resumes cleanly
-        return states
+        return np.split(flat, np.cumsum(lengths)[:-1])

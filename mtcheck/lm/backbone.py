@@ -166,8 +166,21 @@ class _ThreadTuner:
             torch.set_num_threads(self._before)
 
 
+def engine_for(model: Any) -> type[LlamaEngine]:
+    """The engine class that runs ``model``'s layers (Llama or Gemma 3), or LMError saying why none does."""
+    from mtcheck.lm.gemma import GemmaEngine
+
+    reasons = []
+    for engine_class in (LlamaEngine, GemmaEngine):
+        reason = engine_class.unsupported(model)
+        if reason is None:
+            return engine_class
+        reasons.append(reason)
+    raise LMError(f"the detector needs a Llama or Gemma 3 backbone: {'; '.join(reasons)}")
+
+
 class Backbone:
-    """A loaded Llama-architecture model ready for the detector: tokenizer, start token, engine.
+    """A loaded Llama or Gemma 3 model ready for the detector: tokenizer, start token, engine.
 
     ``threads``: CPU threads (default: 1 or all, timed; see _ThreadTuner). ``precision``:
     "float32" (default, exact) or "bf16" (opt-in bfloat16 matrix products, see
@@ -187,10 +200,8 @@ class Backbone:
             self._backend = light.tokenizer
             self.start_id = _backend_start_id(self._backend, light.config)
         else:
-            reason = LlamaEngine.unsupported(loaded.model)
-            if reason is not None:
-                raise LMError(f"the detector needs a Llama-architecture backbone: {reason}")
-            self.engine = LlamaEngine.from_model(loaded.model, attention=attention)
+            engine_class = engine_for(loaded.model)
+            self.engine = engine_class.from_model(loaded.model, attention=attention)
             self._backend = None
             self.start_id = start_token_id(loaded.tokenizer)
         precision = (precision or os.environ.get(PRECISION_ENV) or "float32").strip().lower()

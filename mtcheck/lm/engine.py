@@ -65,6 +65,7 @@ class LlamaEngine:
     detector needs run: no final norm, no vocabulary projection.
     """
 
+    ARCH = "llama"
     ROPE_TYPES = ("default", "linear", "llama3")
 
     @staticmethod
@@ -286,12 +287,7 @@ class LlamaEngine:
         """
         import torch
 
-        lengths = [len(r) for r in rows]
-        if not rows or min(lengths) < 1:
-            raise ValueError("LlamaEngine.states needs at least one row, and no empty row")
-        ids = torch.tensor([token for row in rows for token in row], dtype=torch.long, device=self.device)
-        positions = torch.cat([torch.arange(n) for n in lengths]).to(self.device)
-        layout = _RowLayout(lengths, self.attention, self.device)
+        ids, positions, layout = self._flat(rows)
         with torch.inference_mode():
             cos, sin = self._rope_tables(positions)
             tapped = self._layers(self.embed[ids], cos, sin, layout, 0, depth)
@@ -300,6 +296,27 @@ class LlamaEngine:
             top = self._layers(tapped, cos, sin, layout, depth, len(self.layers))
             columns = self._surprisal(self._norm(top, self.norm_weight, self.norm_eps), ids, positions)
             return torch.cat((tapped, columns.to(tapped.dtype)), dim=1)
+
+    def _flat(self, rows: Sequence[Sequence[int]]) -> tuple[Any, Any, _RowLayout]:
+        """Token ids and positions of ``rows`` concatenated, and their attention layout."""
+        import torch
+
+        lengths = [len(r) for r in rows]
+        if not rows or min(lengths) < 1:
+            raise ValueError(f"{type(self).__name__}.states needs at least one row, and no empty row")
+        ids = torch.tensor([token for row in rows for token in row], dtype=torch.long, device=self.device)
+        positions = torch.cat([torch.arange(n) for n in lengths]).to(self.device)
+        return ids, positions, _RowLayout(lengths, self.attention, self.device)
+
+    @property
+    def intermediate_size(self) -> int:
+        gate = self.layers[0][8]
+        weight = getattr(gate, "keywords", {}).get("weight")
+        return int((weight if weight is not None else gate.weight).shape[0])
+
+    @property
+    def layer_eps(self) -> float:
+        return float(self.layers[0][1])
 
     def _layers(self, x: Any, cos: Any, sin: Any, layout: _RowLayout, begin: int, end: int) -> Any:
         tokens = x.shape[0]

@@ -110,6 +110,33 @@ def tiny_model(
     return LoadedModel(model, tokenizer, "cpu", torch.float32, identity, max_positions, None)
 
 
+def tiny_gemma_model(seed: int = 0, layers: int = 3, hidden: int = 32, init_range: float = 0.5) -> LoadedModel:
+    """A random-weight Gemma 3 text model (local and global layers) with the tiny tokenizer."""
+    import torch
+    from transformers import Gemma3ForCausalLM, Gemma3TextConfig
+
+    tokenizer = tiny_tokenizer()
+    config = Gemma3TextConfig(
+        vocab_size=len(tokenizer), hidden_size=hidden, intermediate_size=hidden * 2, num_hidden_layers=layers,
+        num_attention_heads=4, num_key_value_heads=1, head_dim=16, query_pre_attn_scalar=16,
+        layer_types=["sliding_attention", "full_attention"] * (layers // 2) + ["sliding_attention"] * (layers % 2),
+        sliding_window=512, max_position_embeddings=256, initializer_range=init_range,
+        bos_token_id=None, eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id,
+    )
+    generator_state = torch.random.get_rng_state()
+    torch.manual_seed(seed)
+    try:
+        model = Gemma3ForCausalLM(config).eval()
+        with torch.no_grad():  # Gemma's norms start at zero (scale 1 + 0): give them values to test
+            for name, parameter in model.named_parameters():
+                if name.endswith("norm.weight"):
+                    parameter.uniform_(-0.5, 0.5)
+    finally:
+        torch.random.set_rng_state(generator_state)
+    identity = f"tiny-gemma:seed={seed}:layers={layers}:hidden={hidden}:vocab={len(tokenizer)}"
+    return LoadedModel(model, tokenizer, "cpu", torch.float32, identity, 256, None)
+
+
 def assert_valid_spans(text: str, starts: Any, ends: Any) -> None:
     """Check the span conventions of mtcheck.lm.backbone (for tests of any tokenizer)."""
     import numpy as np

@@ -1,0 +1,140 @@
+"""The frozen half of a Gemma 3 backbone (e.g. Gemma-3-270M), on the same flat rows as LlamaEngine.
+
+Gemma 3 differs from Llama in its arithmetic, not its shape: embeddings scaled by sqrt(hidden),
+RMS norms that scale by (1 + weight), norms after attention and after the MLP as well as before,
+RMS-normed queries and keys, a tanh-GELU gate, and two rotary bases (local layers 10k, global
+layers 1M). Its local layers attend within a 512-token window; the detector's rows are at most
+256 tokens (mtcheck.fluency.align.MAX_TOKENS), so every layer sees its whole row, as here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from mtcheck.lm.engine import LlamaEngine, _rms_norm, _rotate
+from mtcheck.lm.models import LMError
+
+SLIDING_WINDOW_FLOOR = 256  # rows never exceed this many tokens (align.MAX_TOKENS)
+
+
+def gemma_norm(norm: Any) -> tuple[Any, float]:
+    """A Gemma3RMSNorm as (the weight torch's rms_norm multiplies by, eps): 1 + its weight."""
+    return (1.0 + norm.weight.detach().float()).to(norm.weight.dtype), float(norm.eps)
+
+
+def gemma_inv_freq(base: float, head_dim: int) -> Any:
+    import torch
+
+    return 1.0 / (base ** (torch.arange(0, head_dim, 2, dtype=torch.float) / head_dim))
+
+
+class GemmaEngine(LlamaEngine):
+    """The first layers of a transformers Gemma 3 text model over flat, unpadded token rows.
+
+    ``layers``: per layer (input norm, eps, q, k, v, o, q norm, k norm, post-attention norm,
+    pre-MLP norm, post-MLP norm, gate, up, down, rotary base), norms already as (1 + weight).
+    """
+
+    ARCH = "gemma3"
+
+    @staticmethod
+    def unsupported(model: Any) -> str | None:
+        config = getattr(model, "config", None)
+        if getattr(config, "model_type", None) not in ("gemma3_text", "gemma3"):
+            return f"model type {getattr(config, 'model_type', None)!r} is not gemma3_text"
+        if getattr(config, "hidden_activation", "gelu_pytorch_tanh") != "gelu_pytorch_tanh":
+            return f"activation {config.hidden_activation!r}"
+        if getattr(config, "attn_logit_softcapping", None) or getattr(config, "attention_bias", False):
+            return "soft-capped or biased attention"
+        if float(getattr(config, "query_pre_attn_scalar", 0) or 0) != float(getattr(config, "head_dim", -1)):
+            return "query_pre_attn_scalar differs from head_dim"  # the trained layers scale by head_dim
+        if int(getattr(config, "sliding_window", 0) or 0) < SLIDING_WINDOW_FLOOR:
+            return "a sliding window shorter than the detector's rows"
+        for parameters in (getattr(config, "rope_parameters", None) or {}).values():
+            if isinstance(parameters, dict) and parameters.get("rope_type", "default") != "default":
+                return f"rope type {parameters.get('rope_type')!r}"
+        return None
+
+    @classmethod
+    def from_model(cls, model: Any, attention: str = "bucket") -> GemmaEngine:
+        import torch
+
+        reason = cls.unsupported(model)
+        if reason is not None:
+            raise LMError(f"{type(model).__name__} cannot run on GemmaEngine: {reason}")
+        config = model.config
+        base = model.get_decoder()
+        head_dim = int(config.head_dim)
+        rope = config.rope_parameters
+        layers = []
+        for layer, kind in zip(base.layers, config.layer_types):
+            attn = layer.self_attn
+            (ln1, eps), (qn, _), (kn, _) = gemma_norm(layer.input_layernorm), gemma_norm(attn.q_norm), gemma_norm(attn.k_norm)
+            layers.append((
+                ln1, eps, attn.q_proj, attn.k_proj, attn.v_proj, attn.o_proj, qn, kn,
+                gemma_norm(layer.post_attention_layernorm)[0], gemma_norm(layer.pre_feedforward_layernorm)[0],
+                gemma_norm(layer.post_feedforward_layernorm)[0],
+                layer.mlp.gate_proj, layer.mlp.up_proj, layer.mlp.down_proj, float(rope[kind]["rope_theta"]),
+            ))
+        embed = base.embed_tokens.weight
+        engine = cls(
+            embed=embed,
+            layers=layers,
+            norm=gemma_norm(base.norm),
+            lm_head=model.get_output_embeddings().weight,
+            inv_freq=gemma_inv_freq(float(rope["full_attention"]["rope_theta"]), head_dim).to(embed.device),
+            rope_factor=1.0,
+            heads=int(config.num_attention_heads),
+            kv_heads=int(config.num_key_value_heads),
+            head_dim=head_dim,
+            attention=attention,
+        )
+        engine.scaling = float(config.query_pre_attn_scalar) ** -0.5
+        engine.embed_scale = torch.tensor(float(config.hidden_size) ** 0.5, dtype=embed.dtype)
+        engine._tables: dict[float, tuple[Any, Any]] = {}
+        return engine
+
+    @property
+    def intermediate_size(self) -> int:
+        return int(self.layers[0][11].weight.shape[0])
+
+    def use_bf16_matmuls(self) -> None:
+        raise LMError("bf16 matrix products are implemented for Llama backbones only")
+
+    def rope_base(self, index: int) -> float:
+        return self.layers[index][14]
+
+    def _rope_for(self, base: float, positions: Any) -> tuple[Any, Any]:
+        import torch
+
+        needed = int(positions.max()) + 1 if positions.numel() else 1
+        table = self._tables.get(base)
+        if table is None or table[0].shape[0] < needed:
+            steps = torch.arange(max(needed, 512), device=self.device).float()
+            freqs = steps[:, None] * gemma_inv_freq(base, self.head_dim).to(self.device)[None, :]
+            emb = torch.cat((freqs, freqs), dim=-1)
+            table = self._tables[base] = (emb.cos().to(self.dtype), emb.sin().to(self.dtype))
+        return table[0][positions].unsqueeze(1), table[1][positions].unsqueeze(1)
+
+    def states(self, rows: Sequence[Sequence[int]], depth: int, surprisal: bool = False) -> Any:
+        """The residual stream after the first ``depth`` layers, [tokens, hidden], rows concatenated."""
+        import torch
+        import torch.nn.functional as F
+
+        if surprisal:
+            raise LMError("surprisal features are implemented for Llama backbones only")
+        ids, positions, layout = self._flat(rows)
+        tokens, heads, kv, dim = len(ids), self.heads, self.kv_heads, self.head_dim
+        with torch.inference_mode():
+            x = self.embed[ids] * self.embed_scale
+            for ln1, eps, q_proj, k_proj, v_proj, o_proj, qn, kn, ln2, ln3, ln4, gate, up, down, base in self.layers[:depth]:
+                cos, sin = self._rope_for(base, positions)
+                h = _rms_norm(x, ln1, eps)
+                q = _rotate(_rms_norm(q_proj(h).view(tokens, heads, dim), qn, eps), cos, sin)
+                k = _rotate(_rms_norm(k_proj(h).view(tokens, kv, dim), kn, eps), cos, sin)
+                v = v_proj(h).view(tokens, kv, dim)
+                x = x + _rms_norm(o_proj(layout.attend(q, k, v, self.scaling)), ln2, eps)
+                h = _rms_norm(x, ln3, eps)
+                x = x + _rms_norm(down(F.gelu(gate(h), approximate="tanh") * up(h)), ln4, eps)
+        return x
