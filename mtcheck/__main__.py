@@ -1,3 +1,3 @@
-from mtcheck.cli import entry
+from mtcheck.cli.main import entry
 
 entry()

@@ -16,6 +16,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from mtcheck.stats import rounded
+
 Span = tuple[int, int]
 
 # MQM categories an English-only checker can see. Everything else on the target side
@@ -147,9 +149,9 @@ class PRF:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "precision": _round(self.precision),
-            "recall": _round(self.recall),
-            "f1": _round(self.f1),
+            "precision": rounded(self.precision),
+            "recall": rounded(self.recall),
+            "f1": rounded(self.f1),
             "tp_pred": self.tp_pred,
             "n_pred": self.n_pred,
             "tp_gold": self.tp_gold,
@@ -312,13 +314,10 @@ class Paired:
             "wins": self.wins,
             "ties": self.ties,
             "losses": self.losses,
-            "accuracy": _round(self.accuracy),
-            "accuracy_half_ties": _round(self.accuracy_half_ties),
+            "accuracy": rounded(self.accuracy),
+            "accuracy_half_ties": rounded(self.accuracy_half_ties),
         }
         if groups and self.by_group:
             out["by_group"] = {k: v.to_dict(groups=False) for k, v in sorted(self.by_group.items())}
         return out
 
-
-def _round(value: float | None, digits: int = 4) -> float | None:
-    return None if value is None else round(value, digits)

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import gc
-from dataclasses import replace
-
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import replace
 
 from mtcheck.config import Config
 from mtcheck.document import Document, gc_paused
-from mtcheck.findings import DocumentReport, Finding, Report, SentenceScore, in_text_order
+from mtcheck.findings import (
+    DocumentReport,
+    Finding,
+    Report,
+    SentenceScore,
+    in_text_order,
+)
 from mtcheck.rules.base import Rule, RuleContext, all_rules
 from mtcheck.windows import WINDOW_CHARS, Outline, Scores, window_spans
 

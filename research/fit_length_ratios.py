@@ -20,8 +20,8 @@ import os
 from collections import defaultdict
 from pathlib import Path
 
-from mtcheck.gate import quantile
 from mtcheck.rules.accuracy import MIN_SOURCE_CHARS_FOR_LENGTH
+from mtcheck.stats import quantile
 
 ROOT = Path(__file__).resolve().parents[1]
 DEV = Path(os.environ.get("MTCHECK_EVAL_DIR", ROOT.parent / "shared" / "eval")) / "dev"

@@ -28,8 +28,17 @@ from mtcheck import Checker, evaldata
 from mtcheck.config import Config
 from mtcheck.document import Document
 from mtcheck.evaldata import EVAL_DIR, MinimalPair, MqmOutput, ScoredSegment
-from mtcheck.evaluation import PRF, Paired, auroc, char_prf, kendall_tau_b, mqm_gold, span_prf
+from mtcheck.evaluation import (
+    PRF,
+    Paired,
+    auroc,
+    char_prf,
+    kendall_tau_b,
+    mqm_gold,
+    span_prf,
+)
 from mtcheck.findings import DocumentReport, Severity
+from mtcheck.stats import rounded
 
 SETS = ("spans", "sentences", "pairs", "fp", "rules", "documents")
 LAYOUTS = ("paragraphs", "lines")  # every clean set is measured in both layouts users have
@@ -200,8 +209,8 @@ def score_groups(
         fluency = [segment_fluency(d, how) for d in docs]
         usable = [i for i, f in enumerate(fluency) if f is not None]
         entry = {
-            "auroc": _round(auroc([fluency[i] for i in usable if good[i]], [fluency[i] for i in usable if bad[i]])),
-            "kendall_tau_b": _round(kendall_tau_b([fluency[i] for i in usable], [human[i] for i in usable])),
+            "auroc": rounded(auroc([fluency[i] for i in usable if good[i]], [fluency[i] for i in usable if bad[i]])),
+            "kendall_tau_b": rounded(kendall_tau_b([fluency[i] for i in usable], [human[i] for i in usable])),
             "distinct_scores": len({fluency[i] for i in usable}),
         }
         result[how] = entry
@@ -289,9 +298,9 @@ def fp_counts(docs: Sequence[DocumentReport], segments: int) -> dict[str, Any]:
         per_doc = [sum(1 for f in d.findings if low <= f.severity <= high) for d in docs]
         result[view] = {
             "flags": sum(per_doc),
-            "per_100_sentences": _round(100 * sum(per_doc) / sentences if sentences else None, 2),
-            "per_100_segments": _round(100 * sum(per_doc) / segments if segments else None, 2),
-            "documents_flagged": _round(_share([n > 0 for n in per_doc]), 3),
+            "per_100_sentences": rounded(100 * sum(per_doc) / sentences if sentences else None, 2),
+            "per_100_segments": rounded(100 * sum(per_doc) / segments if segments else None, 2),
+            "documents_flagged": rounded(_share([n > 0 for n in per_doc]), 3),
         }
     return result
 
@@ -322,9 +331,9 @@ def measure_documents(ctx: Context, split: str) -> dict[str, Any] | None:
     below = sum(1 for value in clean if sample.fluency < value)
     return {
         "clean_documents": len(clean),
-        "clean_min": _round(min(clean)), "clean_median": _round(sorted(clean)[len(clean) // 2]),
+        "clean_min": rounded(min(clean)), "clean_median": rounded(sorted(clean)[len(clean) // 2]),
         "sample_fluency": sample.fluency, "sample_label": sample.fluency_label,
-        "share_of_clean_documents_above_sample": _round(below / len(clean)),
+        "share_of_clean_documents_above_sample": rounded(below / len(clean)),
         "sample_findings": {code: sum(1 for f in sample.findings if f.code == code) for code in sorted({f.code for f in sample.findings})},
     }
 
@@ -343,10 +352,10 @@ def measure_rules(ctx: Context, split: str) -> dict[str, Any]:
         _, span_total = mqm_counts(ctx, split, Severity.INFO, False, code)
         table[code] = {
             "clean_flags": n_clean,
-            "clean_per_100_sentences": _round(100 * n_clean / sentences if sentences else None, 2),
+            "clean_per_100_sentences": rounded(100 * n_clean / sentences if sentences else None, 2),
             "mqm_flags": span_total.n_pred,
             "mqm_correct": span_total.tp_pred,
-            "mqm_precision": _round(span_total.precision),
+            "mqm_precision": rounded(span_total.precision),
         }
     return {"clean_set": name, "mqm_set": MQM_FILES[split].name, "rules": table}
 
@@ -364,9 +373,6 @@ MEASURES: dict[str, Callable[[Context, str], Any]] = {
 def _share(flags: Sequence[bool]) -> float | None:
     return sum(flags) / len(flags) if flags else None
 
-
-def _round(value: float | None, digits: int = 4) -> float | None:
-    return None if value is None else round(value, digits)
 
 
 # -- Markdown ------------------------------------------------------------------------------------------

@@ -171,7 +171,7 @@ def free_port() -> int:
 def start_server(lm: bool, threads: int, processes: int = 2, startup_timeout: float = 120.0) -> tuple[subprocess.Popen, str]:
     """``mtcheck serve`` in a child process, ready to answer."""
     port = free_port()
-    command = [sys.executable, "-c", "from mtcheck.commands.serve import serve; serve()",
+    command = [sys.executable, "-c", "from mtcheck.cli.serve import serve; serve()",
                "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning", "--workers-threads", str(threads),
                "--workers-processes", str(processes)]
     if not lm:

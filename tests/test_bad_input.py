@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from mtcheck.cli import entry
+from mtcheck.cli.main import entry
 
 SAMPLE = "The council met on Monday. It approved the budget.\n"
 
@@ -95,12 +95,12 @@ def test_output_through_a_symlink_or_a_glob_is_refused_too(text, tmp_path, capsy
 
 
 def test_a_crash_is_exit_3_with_one_line_and_debug_shows_the_traceback(text, monkeypatch, capsys) -> None:
-    import mtcheck.cli
+    import mtcheck.cli.main
 
     def broken(config, texts):
         raise RuntimeError("boom\nsecond line")
 
-    monkeypatch.setattr(mtcheck.cli, "run_checker", broken)
+    monkeypatch.setattr(mtcheck.cli.main, "run_checker", broken)
     monkeypatch.setenv("MTCHECK_DEBUG", "0")  # --debug sets it for the gate's workers; restored after the test
     code, _, err = run(["check", "--no-lm", str(text)], capsys)
     line = one_line(err)

@@ -8,7 +8,7 @@ import time
 import pytest
 from click.testing import CliRunner
 
-from mtcheck.cli import main
+from mtcheck.cli.main import main
 
 GARBLED = "The talks ended. . Then they left.\n"
 CLEAN = "The talks ended on Monday. Both leaders then left the capital.\n"

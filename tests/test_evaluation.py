@@ -23,7 +23,6 @@ from mtcheck.evaluation import (
     widen,
 )
 
-
 # A made-up MT output: one grammar error, one awkward phrase (Minor), one mistranslation.
 TEXT = "Yesterday the mayor have opened a bridge of river and praised the workers loudly."
 

@@ -16,7 +16,14 @@ import numpy as np
 from mtcheck.document import Document
 from mtcheck.evaluation import PRF, Gold, char_prf
 from mtcheck.findings import Severity
-from mtcheck.fluency.decode import Thresholds, decode, findings, runs_at_least, sentence_words, without_span_warning
+from mtcheck.fluency.decode import (
+    Thresholds,
+    decode,
+    findings,
+    runs_at_least,
+    sentence_words,
+    without_span_warning,
+)
 
 # Flags per 100 clean sentences: warnings are what fails a CI gate, so they get little of the
 # tool's budget of 1 (the heuristic rules need the rest); info flags are hints for an editor.

@@ -27,6 +27,8 @@ import numpy as np
 
 from mtcheck.document import Document
 from mtcheck.findings import Finding, SentenceScore, Severity
+from mtcheck.stats import rounded
+
 
 @dataclass(frozen=True)
 class Thresholds:
@@ -60,7 +62,7 @@ def document_fluency(fluencies: Sequence[float]) -> float | None:
 
 def whole_document_fluency(fluencies: Sequence[float]) -> float | None:
     """The document fluency as reported: of all its sentences, rounded."""
-    return _rounded(document_fluency(fluencies))
+    return rounded(document_fluency(fluencies))
 
 
 @dataclass
@@ -103,9 +105,6 @@ def decode(document: Document, probabilities: np.ndarray, thresholds: Thresholds
         scores.append(SentenceScore(sentence.start, sentence.end, round(fluency, 4), label=thresholds.label(fluency)))
     return Decoded(spans, scores, whole_document_fluency([s.fluency for s in scores]))
 
-
-def _rounded(value: float | None) -> float | None:
-    return None if value is None else round(value, 4)
 
 
 def without_span_warning(document: Document, decoded: Decoded, thresholds: Thresholds) -> list[int]:

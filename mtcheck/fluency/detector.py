@@ -59,8 +59,8 @@ class Detector:
 
     @classmethod
     def from_config(cls, config) -> Detector:
-        from mtcheck.lm.models import load_model
         from mtcheck.lm.backbone import Backbone
+        from mtcheck.lm.models import load_model
 
         backbone = Backbone(load_model(config.model, gguf_file=config.gguf_file, device=config.device))
         loaded = for_backbone(backbone.identity, config.weights)

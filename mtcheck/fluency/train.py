@@ -316,10 +316,9 @@ SETTING_HELP = {
 def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
     args = parse_args(argv, prog)
     settings = Settings(**{k: getattr(args, k) for k in asdict(Settings())})
-    from mtcheck.lm.models import load_model
-    from mtcheck.lm.backbone import Backbone
-
     from mtcheck.errors import MtcheckError
+    from mtcheck.lm.backbone import Backbone
+    from mtcheck.lm.models import load_model
 
     try:
         if args.examples:

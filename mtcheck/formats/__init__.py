@@ -12,17 +12,26 @@ from __future__ import annotations
 
 from mtcheck.atomic import write_atomic
 from mtcheck.findings import Report
-from mtcheck.formats import github, html_report, json_report, junit, markdown, sarif, text  # noqa: F401  (registers)
+from mtcheck.formats import (  # noqa: F401  (registers)
+    github,
+    html_report,
+    json_report,
+    junit,
+    markdown,
+    sarif,
+    text,
+)
 from mtcheck.formats.base import Formatter, RenderOptions, registered
 from mtcheck.rules.base import Rule
 
-__all__ = ["FORMATS", "Formatter", "extension_for", "render", "write_atomic"]
+__all__ = ["FORMATS", "Formatter", "formatter", "extension_for", "render", "write_atomic"]
 
 FORMATS: tuple[str, ...] = ("text", "json", "jsonl", "sarif", "github", "junit", "markdown", "html")
 assert set(FORMATS) == set(registered()), "every format module must register exactly its name"
 
 
-def _formatter(fmt: str) -> Formatter:
+def formatter(fmt: str) -> Formatter:
+    """A new formatter of format ``fmt`` (ValueError naming the known ones if there is none)."""
     try:
         return registered()[fmt]()
     except KeyError:
@@ -31,7 +40,7 @@ def _formatter(fmt: str) -> Formatter:
 
 def extension_for(fmt: str) -> str:
     """The file name extension a format's output is usually saved with ('.sarif', '.html', …)."""
-    return _formatter(fmt).extension
+    return formatter(fmt).extension
 
 
 def render(
@@ -47,9 +56,9 @@ def render(
     Without ``rules`` the built-in registry is used; codes it does not know are described
     from their findings.
     """
-    formatter = _formatter(fmt)
+    chosen = formatter(fmt)
     if rules is None:
         from mtcheck.rules.base import all_rules
 
         rules = all_rules()
-    return formatter.render(report, RenderOptions(rules=rules, color=color, width=width))
+    return chosen.render(report, RenderOptions(rules=rules, color=color, width=width))

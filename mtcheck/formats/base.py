@@ -12,7 +12,7 @@ import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 from urllib.parse import quote
 
 from mtcheck.findings import DocumentReport, Finding, Report, Severity, in_text_order
@@ -40,6 +40,15 @@ class Formatter:
 
     def render(self, report: Report, options: RenderOptions) -> str:
         raise NotImplementedError
+
+    supports_gate: ClassVar[bool] = True
+
+    def with_gate(self, rendered: str, summary: dict[str, Any], options: RenderOptions) -> str:
+        """``rendered`` (this format's report of a gate run) with the gate summary added
+        (mtcheck.gate.summary); by default its text after the findings."""
+        from mtcheck.gate.summary import summary_text
+
+        return rendered + "\n" + summary_text(summary, color=options.color)
 
 
 _REGISTRY: dict[str, type[Formatter]] = {}

@@ -8,8 +8,17 @@ Column properties are left out when a span crosses lines (annotations take colum
 
 from __future__ import annotations
 
+from typing import Any
+
 from mtcheck.findings import Report, Severity
-from mtcheck.formats.base import STDIN, Formatter, RenderOptions, iter_findings, register, suggestion_text
+from mtcheck.formats.base import (
+    STDIN,
+    Formatter,
+    RenderOptions,
+    iter_findings,
+    register,
+    suggestion_text,
+)
 
 COMMANDS = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "notice"}
 
@@ -27,6 +36,15 @@ class GithubFormatter(Formatter):
     name = "github"
     extension = ".log"
     description = "GitHub Actions annotations (::error / ::warning / ::notice workflow commands)."
+
+    def with_gate(self, rendered: str, summary: dict[str, Any], options: RenderOptions) -> str:
+        if summary["passed"]:
+            line = f"::notice title={escape_property('mtcheck gate passed')}::" + escape_data(
+                f"flag rate {summary['flag_rate']:.2f} per 100 sentences, {summary['findings']['total']} findings"
+            )
+        else:
+            line = f"::error title={escape_property('mtcheck gate failed')}::" + escape_data("\n".join(summary["reasons"]))
+        return rendered + line + "\n"
 
     def render(self, report: Report, options: RenderOptions) -> str:
         lines = []

@@ -206,6 +206,8 @@ class HtmlFormatter(Formatter):
     extension = ".html"
     description = "A self-contained HTML page: the article with flagged spans, filters and a findings list."
 
+    supports_gate = False  # a gate report is for CI logs and code scanning; `check` writes HTML
+
     def render(self, report: Report, options: RenderOptions) -> str:
         numbered: list[list[Numbered]] = []
         counter = 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from mtcheck.findings import Report
 from mtcheck.formats.base import Formatter, RenderOptions, register
@@ -14,6 +15,11 @@ class JsonFormatter(Formatter):
     extension = ".json"
     description = "The full report in mtcheck's JSON schema (version, documents, summary)."
 
+    def with_gate(self, rendered: str, summary: dict[str, Any], options: RenderOptions) -> str:
+        data = json.loads(rendered)
+        data["gate"] = summary
+        return json.dumps(data, ensure_ascii=False, indent=2) + "\n"
+
     def render(self, report: Report, options: RenderOptions) -> str:
         return json.dumps(report.to_dict(), ensure_ascii=False, indent=2) + "\n"
 
@@ -23,6 +29,9 @@ class JsonLinesFormatter(Formatter):
     name = "jsonl"
     extension = ".jsonl"
     description = "One JSON object per finding, with its source, for grep and streaming tools."
+
+    def with_gate(self, rendered: str, summary: dict[str, Any], options: RenderOptions) -> str:
+        return rendered + json.dumps({"gate": summary}, ensure_ascii=False) + "\n"
 
     def render(self, report: Report, options: RenderOptions) -> str:
         lines = []

@@ -9,6 +9,7 @@ Characters XML 1.0 cannot hold (control characters) are shown as their Unicode p
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
+from typing import Any
 
 from mtcheck.findings import DocumentReport, Finding, Report, Severity
 from mtcheck.formats.base import (
@@ -40,6 +41,24 @@ class JunitFormatter(Formatter):
     name = "junit"
     extension = ".xml"
     description = "JUnit XML: one test case per document, one failure per warning or error."
+
+    def with_gate(self, rendered: str, summary: dict[str, Any], options: RenderOptions) -> str:
+        """A ``mtcheck gate`` suite with one test case, failed with the reasons when the gate failed."""
+        from mtcheck.gate.summary import summary_text
+
+        root = ET.fromstring(rendered)
+        suite = ET.SubElement(root, "testsuite", name="mtcheck gate", tests="1", failures="0", errors="0", skipped="0", time="0")
+        case = ET.SubElement(suite, "testcase", classname="mtcheck", name="gate", time=str(summary["seconds"]))
+        if not summary["passed"]:
+            suite.set("failures", "1")
+            failure = ET.SubElement(case, "failure", message=visible_controls("; ".join(summary["reasons"])), type="gate")
+            failure.text = visible_controls(summary_text(summary))
+        else:
+            ET.SubElement(case, "system-out").text = visible_controls(summary_text(summary))
+        root.set("tests", str(int(root.get("tests", "0")) + 1))
+        root.set("failures", str(int(root.get("failures", "0")) + (0 if summary["passed"] else 1)))
+        ET.indent(root)
+        return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"
 
     def render(self, report: Report, options: RenderOptions) -> str:
         root = ET.Element("testsuites", name="mtcheck")

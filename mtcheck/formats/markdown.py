@@ -7,6 +7,7 @@ how many were left out. Table cells escape ``|`` and everything Markdown or HTML
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from mtcheck.findings import Report, Severity
 from mtcheck.formats.base import (
@@ -58,6 +59,11 @@ class MarkdownFormatter(Formatter):
 
     def __init__(self, max_rows: int = MAX_ROWS) -> None:
         self.max_rows = max_rows
+
+    def with_gate(self, rendered: str, summary: dict[str, Any], options: RenderOptions) -> str:
+        from mtcheck.gate.summary import gate_markdown
+
+        return gate_markdown(summary) + rendered
 
     def render(self, report: Report, options: RenderOptions) -> str:
         summary = report.summary()

@@ -82,6 +82,13 @@ class SarifFormatter(Formatter):
     extension = ".sarif"
     description = "SARIF 2.1.0 for GitHub code scanning and other SARIF viewers."
 
+    def with_gate(self, rendered: str, summary: dict[str, Any], options: RenderOptions) -> str:
+        from mtcheck.gate.summary import without_segments
+
+        data = json.loads(rendered)
+        data["runs"][0].setdefault("properties", {})["mtcheckGate"] = without_segments(summary)
+        return json.dumps(data, ensure_ascii=False, indent=2) + "\n"
+
     def render(self, report: Report, options: RenderOptions) -> str:
         return json.dumps(self.log(report, options), ensure_ascii=False, indent=2) + "\n"
 

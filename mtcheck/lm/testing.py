@@ -165,7 +165,6 @@ def tiny_detector(backbone: Any, depth: int = 1, seed: int = 3, thresholds: Any 
     from mtcheck.fluency.detector import Detector
     from mtcheck.fluency.network import initialised, shape_for
     from mtcheck.fluency.weights import DetectorWeights
-
     from mtcheck.lm.engine import SURPRISAL_COLUMNS
 
     shape = shape_for(backbone.engine, depth=depth, top=1, gru=8, features=SURPRISAL_COLUMNS if surprisal else 0)

@@ -11,9 +11,9 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
-from mtcheck.cache import CheckResult
 from mtcheck.config import Config
 from mtcheck.findings import Finding, in_text_order
+from mtcheck.gate.cache import CheckResult
 from mtcheck.rules.accuracy import Pair, source_rules
 from mtcheck.rules.base import RuleContext
 from mtcheck.source.language import detect_language

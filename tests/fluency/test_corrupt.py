@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import re
 
-from mtcheck.fluency import corrupt
 import pytest
+
+from mtcheck.fluency import corrupt
 
 # Made up for these tests: quotations, fixed phrases, prepositions, articles, "X and Y" pairs.
 PARAGRAPH = (

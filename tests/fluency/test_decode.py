@@ -6,7 +6,14 @@ import numpy as np
 
 from mtcheck.document import Document
 from mtcheck.findings import Severity
-from mtcheck.fluency.decode import Thresholds, decode, document_fluency, findings, runs_at_least, sentence_fluency
+from mtcheck.fluency.decode import (
+    Thresholds,
+    decode,
+    document_fluency,
+    findings,
+    runs_at_least,
+    sentence_fluency,
+)
 
 THRESHOLDS = Thresholds(span_info=0.4, span_warning=0.8, awkward=0.7, garbled=0.4)
 TEXT = "The river rose fast. The bridge by closed was the police it. Nobody was hurt."

@@ -51,7 +51,7 @@ def test_report_fluency_is_the_detector_number(tiny_detector) -> None:
 def test_a_model_without_weights_is_one_clear_error(tmp_path) -> None:
     from click.testing import CliRunner
 
-    from mtcheck.cli import main
+    from mtcheck.cli.main import main
 
     pytest.importorskip("torch")
     sample = tmp_path / "a.txt"
@@ -65,7 +65,7 @@ def test_a_model_without_weights_is_one_clear_error(tmp_path) -> None:
 def test_another_model_without_weights_is_one_clear_line_not_a_fallback(tmp_path) -> None:
     from click.testing import CliRunner
 
-    from mtcheck.cli import main
+    from mtcheck.cli.main import main
     from mtcheck.lm.testing import tiny_model
 
     loaded = tiny_model()

@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 
 from mtcheck.fluency.decode import Thresholds
-from mtcheck.fluency.weights import DetectorWeightsError, for_backbone, packaged_path, read, save
+from mtcheck.fluency.weights import (
+    DetectorWeightsError,
+    for_backbone,
+    packaged_path,
+    read,
+    save,
+)
 
 
 def test_round_trip_keeps_weights_thresholds_and_identity(tiny_detector, tmp_path) -> None:

@@ -115,7 +115,7 @@ def test_sigterm_during_a_write_leaves_the_old_file_and_no_temp(tmp_path) -> Non
     target.write_text("old report")
     script = (
         "import os, signal\n"
-        "from mtcheck import cli\n"
+        "from mtcheck.cli import main as cli\n"
         "from mtcheck.atomic import write_atomic\n"
         "cli._exit_cleanly_on_terminate()\n"
         "os.fsync = lambda fd: os.kill(os.getpid(), signal.SIGTERM)\n"  # killed mid-write

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from mtcheck.commands.gate import gate
+from mtcheck.cli.gate import gate
 
 # Sentences with a known heuristic finding, and clean ones.
 DOUBLED = "The river rose overnight. . Farmers moved their cattle."  # P001 at " ."

@@ -7,11 +7,17 @@ from pathlib import Path
 
 import pytest
 
-from mtcheck.cache import CheckResult, ResultCache, config_identity, model_identity, namespace_for
 from mtcheck.config import Config
-from mtcheck.corpus import read_corpus
 from mtcheck.findings import Finding, SentenceScore, Severity
-from mtcheck.gate import run_gate
+from mtcheck.gate.cache import (
+    CheckResult,
+    ResultCache,
+    config_identity,
+    model_identity,
+    namespace_for,
+)
+from mtcheck.gate.corpus import read_corpus
+from mtcheck.gate.run import run_gate
 from mtcheck.pipeline import Checker
 
 from .conftest import CLEAN, DOUBLED, REPEATED, invoke
@@ -56,8 +62,9 @@ def _corrupt_entries(cache: ResultCache, path: Path) -> list[bytes]:
     bad_shape = dict(entry, payload={"findings": [["P001"]], "sentences": [], "fluency": None})
     out_of_range = json.loads(json.dumps(entry))
     out_of_range["payload"]["findings"][0][4] = 10_000
-    from mtcheck.cache import _canonical
     import hashlib
+
+    from mtcheck.gate.cache import _canonical
 
     out_of_range["checksum"] = hashlib.sha256(_canonical(out_of_range["payload"]).encode()).hexdigest()
     variants = [wrong_checksum, wrong_schema, wrong_key, bad_shape, out_of_range]
@@ -194,8 +201,8 @@ def test_temporary_files_of_a_killed_run_are_swept(tmp_path: Path) -> None:
 
 
 def test_any_engine_runs_the_checks_and_sees_only_uncached_distinct_texts(tmp_path: Path) -> None:
-    from mtcheck.corpus import build_documents
-    from mtcheck.gate import LocalEngine, check_documents
+    from mtcheck.gate.corpus import build_documents
+    from mtcheck.gate.run import LocalEngine, check_documents
 
     path = tmp_path / "c.jsonl"
     texts = [DOUBLED, REPEATED, CLEAN[0], DOUBLED, CLEAN[1]]

@@ -7,15 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from mtcheck.corpus import (
+from mtcheck.errors import InputError
+from mtcheck.gate.corpus import (
     FieldNames,
     build_documents,
     expand_inputs,
     read_aligned,
     read_corpus,
 )
-from mtcheck.corpus_offsets import encode_replacement, raw_offsets
-from mtcheck.errors import InputError
+from mtcheck.gate.corpus_offsets import encode_replacement, raw_offsets
 
 from .conftest import CLEAN, DOUBLED, write_jsonl
 
@@ -193,7 +193,7 @@ def test_offsets_map_through_csv_quotes_and_tsv_columns(tmp_path: Path) -> None:
 
 
 def test_replacements_are_escaped_or_dropped_for_the_record() -> None:
-    from mtcheck.corpus import CSV, FILE, JSONL, LINE, TSV, Segment
+    from mtcheck.gate.corpus import CSV, FILE, JSONL, LINE, TSV, Segment
 
     def seg(encoding: str) -> Segment:
         return Segment(id="1", text="x", file="f", line=1, encoding=encoding)

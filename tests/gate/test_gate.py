@@ -9,10 +9,20 @@ from pathlib import Path
 import pytest
 
 from mtcheck.config import Config
-from mtcheck.corpus import read_aligned, read_corpus
-from mtcheck.gate import Thresholds, anchored_report, decide, quantile, run_gate, summarize
+from mtcheck.gate.corpus import read_aligned, read_corpus
+from mtcheck.gate.run import anchored_report, run_gate
+from mtcheck.gate.summary import Thresholds, decide, summarize
+from mtcheck.stats import quantile
 
-from .conftest import CLEAN, CLOSING_QUOTE, DOUBLED, REPEATED, SPACED, invoke, write_jsonl
+from .conftest import (
+    CLEAN,
+    CLOSING_QUOTE,
+    DOUBLED,
+    REPEATED,
+    SPACED,
+    invoke,
+    write_jsonl,
+)
 
 SCHEMA_PATH = Path(__file__).parent.parent / "formats" / "data" / "sarif-schema-2.1.0.json"
 
@@ -267,7 +277,7 @@ def test_anchored_report_spans_equal_the_file_text(tmp_path: Path) -> None:
     path = write_jsonl(tmp_path / "c.jsonl", [
         {"doc": "x", "text": DOUBLED}, {"doc": "x", "text": "Zoë said “no” , twice."}, {"doc": "y", "text": REPEATED},
     ], ensure_ascii=False)
-    from mtcheck.corpus import FieldNames
+    from mtcheck.gate.corpus import FieldNames
 
     run = run_gate(read_corpus([str(path)], FieldNames(doc="doc")), Config(lm=False))
     report = anchored_report(run)
@@ -297,7 +307,7 @@ def test_tiny_language_model_reports_fluency(tmp_path: Path) -> None:
     config = Config(lm=True)
     checker = Checker(config, fluency=tiny_detector(Backbone(tiny_model())))
     path = write_jsonl(tmp_path / "c.jsonl", [{"doc": "a", "text": t} for t in CLEAN[:2]] + [{"doc": "b", "text": CLEAN[2]}])
-    from mtcheck.corpus import FieldNames
+    from mtcheck.gate.corpus import FieldNames
 
     run = run_gate(read_corpus([str(path)], FieldNames(doc="doc")), config, checker=checker)
     summary = summarize(run, Thresholds(min_fluency=1.01))
@@ -312,7 +322,7 @@ def test_pre_commit_hooks_run_real_commands(text_corpus: Path) -> None:
     yaml = pytest.importorskip("yaml")
     from click.testing import CliRunner
 
-    from mtcheck.cli import main
+    from mtcheck.cli.main import main
 
     hooks = yaml.safe_load((Path(__file__).parents[2] / ".pre-commit-hooks.yaml").read_text(encoding="utf-8"))
     assert {h["id"] for h in hooks} == {"mtcheck", "mtcheck-gate"}

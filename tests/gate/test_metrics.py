@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from mtcheck.corpus import read_aligned
-from mtcheck.metrics import corpus_metrics, segment_chrf
+from mtcheck.gate.corpus import read_aligned
+from mtcheck.gate.metrics import corpus_metrics, segment_chrf
 
 HYPOTHESES = [
     "The committee approved the budget on Tuesday.",

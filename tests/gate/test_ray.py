@@ -18,11 +18,20 @@ from pathlib import Path
 import pytest
 
 from mtcheck.config import Config
-from mtcheck.corpus import FieldNames, read_corpus
 from mtcheck.errors import MtcheckError
-from mtcheck.gate import LocalEngine, Thresholds, run_gate, summarize
+from mtcheck.gate.corpus import FieldNames, read_corpus
+from mtcheck.gate.run import LocalEngine, run_gate
+from mtcheck.gate.summary import Thresholds, summarize
 
-from .conftest import CLEAN, CLOSING_QUOTE, DOUBLED, REPEATED, SPACED, invoke, write_jsonl
+from .conftest import (
+    CLEAN,
+    CLOSING_QUOTE,
+    DOUBLED,
+    REPEATED,
+    SPACED,
+    invoke,
+    write_jsonl,
+)
 
 TIMINGS = ("seconds", "segments_per_second")
 PLACES = ("Lisbon", "Oslo", "Quito", "Hanoi", "Accra", "Perth", "Lima", "Riga", "Cusco", "Turku")
@@ -92,7 +101,7 @@ def test_the_ray_client_is_refused_with_the_way_that_works(corpus: Path) -> None
 
 
 def test_pool_size_fits_the_cluster_or_says_why_not() -> None:
-    from mtcheck.ray_engine import pool_size
+    from mtcheck.gate.ray_engine import pool_size
 
     assert pool_size({"CPU": 4.0}, None) == 4
     assert pool_size({"CPU": 4.0}, None, cpus_per_worker=2) == 2
@@ -144,8 +153,8 @@ def test_no_lm_reports_are_identical_to_the_local_gate(ray_cluster, corpus: Path
 
 
 def test_texts_that_are_not_valid_utf8_inside_travel_unchanged(ray_cluster, tmp_path: Path) -> None:
+    from mtcheck.gate.ray_engine import RayEngine, RaySettings
     from mtcheck.pipeline import Checker
-    from mtcheck.ray_engine import RayEngine, RaySettings
 
     config = Config(lm=False)
     texts = ["A lone surrogate \ud800 in the the text.", "Astral 😀 and “quotes”.", "Plain text here."]
@@ -176,13 +185,13 @@ def _tiny_lm_checker(config: Config):
 
 
 def _rendered(run, fmt: str) -> dict:
-    from mtcheck.commands.gate import render_with_gate
+    from mtcheck.cli.gate import render_with_gate
 
     return _without_timings(json.loads(render_with_gate(run, summarize(run, Thresholds(max_flag_rate=5)), fmt)))
 
 
 def _runs(corpus: Path, config: Config, make_checker, make_local_checker=None) -> tuple:
-    from mtcheck.ray_engine import RayEngine, RaySettings
+    from mtcheck.gate.ray_engine import RayEngine, RaySettings
 
     documents = read_corpus([str(corpus)], FieldNames(doc="doc"))
     local_checker = (make_local_checker or make_checker)(config)

@@ -10,12 +10,13 @@ from pathlib import Path
 
 import pytest
 
-import mtcheck.corpus
+import mtcheck.gate.corpus
 import mtcheck.inputs
 from mtcheck.config import Config
-from mtcheck.corpus import FieldNames, read_aligned, read_corpus
 from mtcheck.errors import InputError
-from mtcheck.gate import Thresholds, anchored_report, run_gate, summarize
+from mtcheck.gate.corpus import FieldNames, read_aligned, read_corpus
+from mtcheck.gate.run import anchored_report, run_gate
+from mtcheck.gate.summary import Thresholds, summarize
 
 from .conftest import CLEAN, DOUBLED, REPEATED, invoke, write_jsonl
 
@@ -26,7 +27,7 @@ def no_whole_reads(monkeypatch):
     def refuse(source, limit=0):
         raise AssertionError(f"{source} was read whole")
 
-    monkeypatch.setattr(mtcheck.corpus, "read_source", refuse)
+    monkeypatch.setattr(mtcheck.gate.corpus, "read_source", refuse)
     monkeypatch.setattr(mtcheck.inputs, "read_source", refuse)
     read_lines = []
     original = mtcheck.inputs.LineReader._decoded

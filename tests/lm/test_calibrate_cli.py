@@ -5,7 +5,7 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from mtcheck.cli import main
+from mtcheck.cli.main import main
 from mtcheck.fluency.decode import Thresholds
 
 pytestmark = pytest.mark.model

@@ -155,7 +155,7 @@ def test_segments_without_a_source_are_not_checked() -> None:
 def test_check_with_a_source_pairs_paragraphs(tmp_path) -> None:
     from click.testing import CliRunner
 
-    from mtcheck.cli import main
+    from mtcheck.cli.main import main
 
     source = tmp_path / "article.de"
     target = tmp_path / "article.en"
@@ -226,7 +226,7 @@ def test_inconsistent_translations_in_every_script(source: str) -> None:
 def test_the_html_report_of_check_with_a_source_shows_the_family(tmp_path) -> None:
     from click.testing import CliRunner
 
-    from mtcheck.cli import main
+    from mtcheck.cli.main import main
 
     (tmp_path / "a.de").write_text("Die Studie umfasste 25 Patienten.\n", encoding="utf-8")
     (tmp_path / "a.en").write_text("The trial enrolled 52 patients.\n", encoding="utf-8")

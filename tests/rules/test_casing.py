@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import pytest
-
 from rule_testing import assert_registered, run, spans
 
-from mtcheck.rules.casing import InconsistentNameCase, UnexpectedAllCaps, is_roman_numeral
+from mtcheck.rules.casing import (
+    InconsistentNameCase,
+    UnexpectedAllCaps,
+    is_roman_numeral,
+)
 
 # The first sentence of a document is treated as headline and lead, so each test starts with one.
 LEAD = "Talks on the new trade pact resumed in the capital on Monday.\n\n"

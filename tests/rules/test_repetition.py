@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from rule_testing import assert_registered, run, spans
 
 from mtcheck.document import Document

@@ -9,7 +9,8 @@ from fastapi.testclient import TestClient
 from serverkit import FakeFluency
 
 from mtcheck.config import Config
-from mtcheck.server import CheckService, create_app
+from mtcheck.server.app import create_app
+from mtcheck.server.service import CheckService
 
 
 @pytest.fixture

@@ -14,7 +14,8 @@ import uvicorn
 
 from mtcheck.findings import Finding, SentenceScore, Severity
 from mtcheck.fluency.detector import FluencyResult
-from mtcheck.server import CheckService, create_app
+from mtcheck.server.app import create_app
+from mtcheck.server.service import CheckService
 
 
 class FakeFluency:
@@ -63,7 +64,7 @@ def live_server(service: CheckService, max_body: int = 1_000_000, log_level: str
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    from mtcheck.server_http import header_timeout_protocol
+    from mtcheck.server.http import header_timeout_protocol
 
     config = uvicorn.Config(create_app(service, max_body=max_body), log_level=log_level, lifespan="on",
                             http=header_timeout_protocol())

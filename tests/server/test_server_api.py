@@ -8,9 +8,10 @@ import pytest
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
 
-from mtcheck.cli import main as cli_main
+from mtcheck.cli.main import main as cli_main
 from mtcheck.config import Config
-from mtcheck.server import MEDIA_TYPES, CheckService, create_app
+from mtcheck.server.app import MEDIA_TYPES, create_app
+from mtcheck.server.service import CheckService
 
 DOUBLED_PERIOD = "The mayor opened the new bridge on Friday. . Residents welcomed it.\n"
 REPEATED_WORD = "Farmers said the the harvest was late this year. Prices rose.\n"

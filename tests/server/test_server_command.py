@@ -10,7 +10,7 @@ import httpx
 import pytest
 from click.testing import CliRunner
 
-from mtcheck.commands.serve import is_loopback, parse_size, serve
+from mtcheck.cli.serve import is_loopback, parse_size, serve
 
 
 @pytest.mark.parametrize(
@@ -47,7 +47,7 @@ def test_serve_binds_loopback_and_applies_max_body(tmp_path):
     from serverkit import free_port
 
     port = free_port()
-    command = [sys.executable, "-c", "from mtcheck.commands.serve import serve; serve()", "--no-lm",
+    command = [sys.executable, "-c", "from mtcheck.cli.serve import serve; serve()", "--no-lm",
                "--port", str(port), "--max-body", "2KB", "--workers-processes", "0", "--log-level", "warning"]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
     url = f"http://127.0.0.1:{port}"

@@ -7,11 +7,10 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
+from serverkit import FakeFluency, live_server
 
 from mtcheck.config import Config
-from mtcheck.server import CheckService
-
-from serverkit import FakeFluency, live_server
+from mtcheck.server.service import CheckService
 
 TEXT = "The mayor opened the new bridge on Friday. . Residents welcomed it.\n"
 

@@ -10,9 +10,10 @@ import time
 import pytest
 from fastapi.testclient import TestClient
 
-import mtcheck.server
+import mtcheck.server.app
 from mtcheck.config import Config
-from mtcheck.server import CheckService, create_app
+from mtcheck.server.app import create_app
+from mtcheck.server.service import CheckService
 
 
 @pytest.fixture()
@@ -20,14 +21,14 @@ def gate(monkeypatch):
     """Checks block until ``release`` is set; ``started`` counts the checks that began."""
     release = threading.Event()
     started: list[str] = []
-    real = mtcheck.server.check_and_render
+    real = mtcheck.server.app.check_and_render
 
     def blocking(checker, text, source, fmt):
         started.append(source)
         release.wait(10)
         return real(checker, text, source, fmt)
 
-    monkeypatch.setattr(mtcheck.server, "check_and_render", blocking)
+    monkeypatch.setattr(mtcheck.server.app, "check_and_render", blocking)
     yield release, started
     release.set()
 
@@ -106,10 +107,11 @@ def test_json_nested_too_deeply_is_422() -> None:
 def test_a_connection_that_trickles_its_headers_is_closed(monkeypatch) -> None:
     import socket
 
-    import mtcheck.server_http
     from serverkit import live_server
 
-    monkeypatch.setattr(mtcheck.server_http, "HEADER_TIMEOUT", 0.5)
+    import mtcheck.server.http
+
+    monkeypatch.setattr(mtcheck.server.http, "HEADER_TIMEOUT", 0.5)
     with live_server(CheckService(Config(lm=False), processes=0)) as server:
         host, port = server.url.removeprefix("http://").split(":")
         slow = socket.create_connection((host, int(port)))
@@ -126,10 +128,11 @@ def test_a_connection_that_trickles_its_headers_is_closed(monkeypatch) -> None:
 def test_a_body_that_never_arrives_is_408(monkeypatch) -> None:
     import socket
 
-    import mtcheck.server_http
     from serverkit import live_server
 
-    monkeypatch.setattr(mtcheck.server_http, "BODY_TIMEOUT", 0.5)
+    import mtcheck.server.http
+
+    monkeypatch.setattr(mtcheck.server.http, "BODY_TIMEOUT", 0.5)
     with live_server(CheckService(Config(lm=False), processes=0)) as server:
         host, port = server.url.removeprefix("http://").split(":")
         slow = socket.create_connection((host, int(port)))

@@ -10,11 +10,10 @@ import os
 import shutil
 
 import pytest
+from serverkit import live_server
 
 from mtcheck.config import Config
-from mtcheck.server import CheckService
-
-from serverkit import live_server
+from mtcheck.server.service import CheckService
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"

@@ -1,4 +1,4 @@
-"""HTTP plumbing of ``mtcheck serve`` (mtcheck.server): JSON error answers, the body size limit,
+"""HTTP plumbing of ``mtcheck serve`` (mtcheck.server.app): JSON error answers, the body size limit,
 security headers, and cancelling the work of a client that has left."""
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Offsets in a corpus segment mapped back to its corpus file, and fixes encoded for its record.
 
-Every :class:`~mtcheck.corpus.Segment` remembers where its record sits in the file's decoded text
+Every :class:`~mtcheck.gate.corpus.Segment` remembers where its record sits in the file's decoded text
 and how the value is encoded there, so a finding inside a segment can be pointed at the file's
 real line and column even when the text was JSON-escaped or CSV-quoted (:func:`raw_offsets`).
 """
@@ -11,7 +11,7 @@ import json
 import re
 from collections.abc import Sequence
 
-from mtcheck.corpus import CSV, FILE, JSONL, LINE, TSV, Segment
+from mtcheck.gate.corpus import CSV, FILE, JSONL, LINE, TSV, Segment
 
 _JSON_ESCAPES = {'"': '"', "\\": "\\", "/": "/", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t"}
 _WHITESPACE = re.compile(r"[ \t\n\r]*")

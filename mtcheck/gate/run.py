@@ -22,14 +22,20 @@ from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any
 
-from mtcheck.cache import CacheStats, CheckResult, ResultCache
 from mtcheck.config import Config
-from mtcheck.corpus import Corpus, CorpusDocument, Segment
-from mtcheck.corpus_offsets import encode_replacement, raw_offsets
 from mtcheck.document import Document, Paragraph, Sentence
 from mtcheck.errors import MtcheckError, debugging, one_line
-from mtcheck.findings import DocumentReport, Finding, Report, SentenceScore, Severity, in_text_order
+from mtcheck.findings import (
+    DocumentReport,
+    Finding,
+    Report,
+    SentenceScore,
+    in_text_order,
+)
 from mtcheck.fluency.decode import document_fluency
+from mtcheck.gate.cache import CacheStats, CheckResult, ResultCache
+from mtcheck.gate.corpus import Corpus, CorpusDocument, Segment
+from mtcheck.gate.corpus_offsets import encode_replacement, raw_offsets
 
 LOWEST_CHRF_SHOWN = 10
 Progress = Callable[[int], None]  # called with the number of documents just finished
@@ -202,7 +208,7 @@ def run_gate(
 ) -> GateRun:
     """Check a corpus; where segments have sources, the accuracy rules (A) run on them too, in the
     sources' language (``source_language``, or detected)."""
-    from mtcheck.corpus import build_documents
+    from mtcheck.gate.corpus import build_documents
     from mtcheck.source.check import with_source_findings
 
     began = time.perf_counter()
@@ -220,200 +226,6 @@ def run_gate(
         seconds=time.perf_counter() - began,
         source_language=language,
     )
-
-
-# ------------------------------------------------------------------------------- thresholds
-
-
-@dataclass(frozen=True)
-class Thresholds:
-    """What makes the gate fail; None leaves a check out."""
-
-    max_flag_rate: float | None = None
-    fail_on: Severity | None = None
-    max_findings: int | None = None
-    min_chrf: float | None = None
-    min_bleu: float | None = None
-    min_fluency: float | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        values = {
-            "max_flag_rate": self.max_flag_rate,
-            "fail_on": None if self.fail_on is None else str(self.fail_on),
-            "max_findings": self.max_findings,
-            "min_chrf": self.min_chrf,
-            "min_bleu": self.min_bleu,
-            "min_fluency": self.min_fluency,
-        }
-        return {k: v for k, v in values.items() if v is not None}
-
-
-def quantile(sorted_values: Sequence[float], q: float) -> float:
-    """Linear-interpolation quantile (numpy's default) of already sorted values."""
-    position = (len(sorted_values) - 1) * q
-    low = math.floor(position)
-    high = min(low + 1, len(sorted_values) - 1)
-    return sorted_values[low] + (sorted_values[high] - sorted_values[low]) * (position - low)
-
-
-def _round(value: float | None, digits: int = 4) -> float | None:
-    return None if value is None else round(value, digits)
-
-
-def _fluency_summary(results: Sequence[CheckResult]) -> dict[str, Any] | None:
-    sentence_values = sorted(s.fluency for r in results for s in r.sentences if s.fluency is not None)
-    document_values = [r.fluency for r in results if r.fluency is not None]
-    if not sentence_values and not document_values:
-        return None
-    summary: dict[str, Any] = {
-        "documents_mean": _round(sum(document_values) / len(document_values)) if document_values else None,
-        "sentences": None,
-    }
-    if sentence_values:
-        summary["sentences"] = {
-            "count": len(sentence_values),
-            "mean": _round(sum(sentence_values) / len(sentence_values)),
-            "p10": _round(quantile(sentence_values, 0.10)),
-            "p50": _round(quantile(sentence_values, 0.50)),
-            "p90": _round(quantile(sentence_values, 0.90)),
-        }
-    return summary
-
-
-def _segment_dict(segment: Segment) -> dict[str, Any]:
-    entry = {"id": segment.id, "file": segment.file, "line": segment.line, "doc": segment.doc}
-    if segment.src is not None:
-        entry["src"] = segment.src  # what a reviewer compares the flagged translation with
-    return entry
-
-
-def summarize(
-    run: GateRun,
-    thresholds: Thresholds,
-    rules: dict[str, Any] | None = None,
-    metrics: dict[str, Any] | None = None,
-    chrf: Sequence[float] | None = None,
-) -> dict[str, Any]:
-    """The gate summary as a JSON-ready dict, decision and reasons included.
-
-    ``metrics`` maps bleu/chrf/ter to :class:`~mtcheck.metrics.MetricScore`; ``chrf`` holds one
-    segment chrF per corpus segment, in corpus order.
-    """
-    findings = [f for r in run.results for f in r.findings]
-    by_severity = {str(s): 0 for s in sorted(Severity, reverse=True)}
-    by_code: dict[str, dict[str, Any]] = {}
-    for f in findings:
-        by_severity[str(f.severity)] += 1
-        entry = by_code.setdefault(f.code, {"slug": f.slug, "count": 0})
-        entry["count"] += 1
-    sentences = sum(len(r.sentences) for r in run.results)
-    flagged = sum(1 for f in findings if f.severity >= Severity.WARNING)
-    flag_rate = 100.0 * flagged / sentences if sentences else 0.0
-
-    segments: dict[int, dict[str, Any]] = {}
-    positions = {id(s): i for i, s in enumerate(run.corpus.segments)}
-    for segment, finding in run.located:
-        entry = segments.setdefault(positions[id(segment)], {**_segment_dict(segment), "findings": []})
-        entry["findings"].append(
-            {
-                "code": finding.code,
-                "slug": finding.slug,
-                "severity": str(finding.severity),
-                "start": finding.start,
-                "end": finding.end,
-                "text": segment.text[finding.start : finding.end],
-                "message": finding.message,
-                "suggestion": finding.suggestion,
-            }
-        )
-    lowest: list[dict[str, Any]] = []
-    if chrf is not None:
-        for index, entry in segments.items():
-            entry["chrf"] = round(chrf[index], 4)
-        order = sorted(range(len(chrf)), key=lambda i: (chrf[i], i))[:LOWEST_CHRF_SHOWN]
-        lowest = [{**_segment_dict(run.corpus.segments[i]), "chrf": round(chrf[i], 4)} for i in order]
-
-    unchecked = [
-        {**_segment_dict(document.segments[0]), "error": result.error}
-        for document, result in zip(run.documents, run.results, strict=True)
-        if result.error is not None
-    ]
-    summary: dict[str, Any] = {
-        "passed": True,
-        "reasons": [],
-        "unchecked": unchecked,
-        "thresholds": thresholds.to_dict(),
-        "corpus": {
-            "files": len(run.corpus.files),
-            "documents": len(run.documents),
-            "segments": len(run.corpus.segments),
-            "sentences": sentences,
-            "source_language": run.source_language,  # the accuracy rules ran in it (None: no sources)
-        },
-        "findings": {"total": len(findings), "by_severity": by_severity, "by_code": dict(sorted(by_code.items()))},
-        "flagged": flagged,
-        "flag_rate": round(flag_rate, 4),
-        "fluency": _fluency_summary(run.results) if run.lm else None,
-        "metrics": None if metrics is None else {key: score.to_dict() for key, score in metrics.items()},
-        "lowest_chrf": lowest,
-        "cache": None if run.cache is None else run.cache.to_dict(),
-        "seconds": round(run.seconds, 3),
-        "segments_per_second": round(len(run.corpus.segments) / run.seconds, 1) if run.seconds > 0 else None,
-        "segments": [segments[i] for i in sorted(segments)],
-    }
-    reasons = decide(summary, thresholds)
-    summary["passed"] = not reasons
-    summary["reasons"] = reasons
-    return summary
-
-
-def _number(value: float) -> str:
-    return f"{value:g}" if float(value).is_integer() else f"{value:.2f}"
-
-
-def decide(summary: dict[str, Any], thresholds: Thresholds) -> list[str]:
-    """Every threshold the summary breaks, as one sentence each (empty: the gate passes).
-    A document whose check raised fails the gate whatever the thresholds: it was not checked."""
-    reasons = []
-    unchecked = summary.get("unchecked") or []
-    if unchecked:
-        first = unchecked[0]
-        noun = "document" if len(unchecked) == 1 else "documents"
-        reasons.append(
-            f"{len(unchecked)} {noun} could not be checked (the first, at {first['file']}:{first['line']}: {first['error']})"
-        )
-    if thresholds.max_flag_rate is not None and summary["flag_rate"] > thresholds.max_flag_rate:
-        reasons.append(
-            f"flag rate {summary['flag_rate']:.2f} per 100 sentences ({summary['flagged']} warning/error findings "
-            f"in {summary['corpus']['sentences']} sentences) is above --max-flag-rate {_number(thresholds.max_flag_rate)}"
-        )
-    if thresholds.fail_on is not None:
-        counts = summary["findings"]["by_severity"]
-        at_or_above = sum(n for name, n in counts.items() if Severity.parse(name) >= thresholds.fail_on)
-        if at_or_above:
-            noun = "finding" if at_or_above == 1 else "findings"
-            reasons.append(f"{at_or_above} {noun} at or above {thresholds.fail_on} (--fail-on {thresholds.fail_on})")
-    if thresholds.max_findings is not None and summary["findings"]["total"] > thresholds.max_findings:
-        reasons.append(f"{summary['findings']['total']} findings is above --max-findings {thresholds.max_findings}")
-    metrics = summary.get("metrics") or {}
-    for key, label, limit, option in (
-        ("chrf", "chrF", thresholds.min_chrf, "--min-chrf"),
-        ("bleu", "BLEU", thresholds.min_bleu, "--min-bleu"),
-    ):
-        if limit is None:
-            continue
-        if key not in metrics:
-            reasons.append(f"{label} was not measured (no references) but {option} {_number(limit)} was asked for")
-        elif metrics[key]["score"] < limit:
-            reasons.append(f"corpus {label} {metrics[key]['score']:.2f} is below {option} {_number(limit)}")
-    if thresholds.min_fluency is not None:
-        fluency = summary.get("fluency") or {}
-        mean = fluency.get("documents_mean")
-        if mean is None:
-            reasons.append(f"fluency was not measured (language model off) but --min-fluency {_number(thresholds.min_fluency)} was asked for")
-        elif mean < thresholds.min_fluency:
-            reasons.append(f"mean document fluency {mean:.3f} is below --min-fluency {_number(thresholds.min_fluency)}")
-    return reasons
 
 
 # --------------------------------------------------------------------------- back to the files

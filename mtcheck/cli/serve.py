@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from mtcheck.commands.common import DEVICES, WEIGHTS_HELP
+from mtcheck.cli.common import DEVICES, WEIGHTS_HELP
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmg]i?b?|b)?\s*$", re.IGNORECASE)
 _UNITS = {"": 1, "b": 1, "k": 1000, "kb": 1000, "m": 1000**2, "mb": 1000**2, "g": 1000**3, "gb": 1000**3,
@@ -84,13 +84,14 @@ def serve(  # noqa: ANN001
     gguf_file, device, thresholds, weights, log_level
 ) -> None:
     """Serve the checker over HTTP: POST /v1/check, GET /v1/rules, GET /healthz, /docs, and a page at /."""
-    from mtcheck.commands.common import fail, resolve_config
+    from mtcheck.cli.common import fail, resolve_config
     from mtcheck.errors import MtcheckError
 
     try:
         import uvicorn
 
-        from mtcheck.server import CheckService, create_app
+        from mtcheck.server.app import create_app
+        from mtcheck.server.service import CheckService
     except ImportError as exc:
         fail(f"mtcheck serve needs its web packages (fastapi, uvicorn): {exc}")
     config = resolve_config(config_path, lm=False if no_lm else None, model=model, gguf_file=gguf_file,
@@ -103,7 +104,7 @@ def serve(  # noqa: ANN001
         service = CheckService(config, threads=threads, processes=processes)
     except MtcheckError as exc:
         fail(str(exc))
-    from mtcheck.server import LOCAL_HOSTS
+    from mtcheck.server.service import LOCAL_HOSTS
 
     hosts = [*LOCAL_HOSTS, *allow_hosts]
     if not is_loopback(host) and not allow_hosts:
@@ -111,7 +112,7 @@ def serve(  # noqa: ANN001
                    err=True)
     app = create_app(service, max_body=max_body, max_queue=max_queue, request_timeout=request_timeout,
                      allowed_hosts=hosts)
-    from mtcheck.server_http import header_timeout_protocol
+    from mtcheck.server.http import header_timeout_protocol
 
     # Idle keep-alive connections close after 5 s; headers must arrive within 10 s, bodies within 30 s.
     uvicorn.run(app, host=host, port=port, log_level=log_level, server_header=False, proxy_headers=False,

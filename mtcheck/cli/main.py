@@ -13,13 +13,13 @@ from pathlib import Path
 import click
 
 from mtcheck import __version__
-from mtcheck.commands.common import (
+from mtcheck.cli.common import (
     DEVICES,
-    WEIGHTS_HELP,
     EXIT_FINDINGS,
     EXIT_INTERNAL,
     EXIT_INTERRUPTED,
     EXIT_OK,
+    WEIGHTS_HELP,
     build_config,
     emit,
     fail,
@@ -263,8 +263,8 @@ def train(args) -> None:
 
 
 def _register_subcommands() -> None:
-    from mtcheck.commands.gate import gate
-    from mtcheck.commands.serve import serve
+    from mtcheck.cli.gate import gate
+    from mtcheck.cli.serve import serve
 
     main.add_command(gate)
     main.add_command(serve)

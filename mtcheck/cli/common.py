@@ -36,7 +36,7 @@ def emit(rendered: str, output: Path | None) -> None:
         fail(f"{output}: cannot write report: {exc.strerror or exc}")
 
 
-FOLDER_DOCUMENT_SUFFIXES = (".txt", ".md")  # what gate reads from a folder (mtcheck.corpus)
+FOLDER_DOCUMENT_SUFFIXES = (".txt", ".md")  # what gate reads from a folder (mtcheck.gate.corpus)
 
 
 def refuse_input_as_output(output: Path | None, inputs: list[str | None]) -> None:

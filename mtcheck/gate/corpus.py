@@ -10,7 +10,7 @@ Four layouts, all turned into :class:`Segment` objects:
 
 Files of records are read one line at a time (a 10 GB JSONL is never one string in memory); each
 segment remembers where its record sits in the file and how its value is encoded there, so a
-report can later point a finding at the file's real line and column (:mod:`mtcheck.corpus_offsets`).
+report can later point a finding at the file's real line and column (:mod:`mtcheck.gate.corpus_offsets`).
 
 Segments that share a document id are checked together: :func:`build_documents` joins them with a
 blank line (one paragraph per segment) and keeps the offset of each segment in the joined text.

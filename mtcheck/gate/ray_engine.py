@@ -25,9 +25,9 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from mtcheck.cache import CheckResult
 from mtcheck.config import Config
 from mtcheck.errors import MtcheckError
+from mtcheck.gate.cache import CheckResult
 
 INSTALL = "pip install 'mtcheck[ray]'"
 LOCAL = "local"  # --ray with no address: start a Ray on this machine for the run
@@ -79,7 +79,7 @@ def _actor_class(config: Config, make_checker: Callable[[Config], Any]) -> type:
             self.checker = make_checker(config)
 
         def __call__(self, batch: dict[str, Any]) -> dict[str, Any]:
-            from mtcheck.gate import check_texts
+            from mtcheck.gate.run import check_texts
 
             texts = [bytes(text).decode("utf-8", "surrogatepass") for text in batch["text"]]
             results = check_texts(self.checker, texts)

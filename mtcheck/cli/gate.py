@@ -7,14 +7,20 @@ imported when the command runs.
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import Any
 
 import click
 
-from mtcheck.commands.common import build_config, emit, fail, lm_options, refuse_input_as_output, selection_options
+from mtcheck.cli.common import (
+    build_config,
+    emit,
+    fail,
+    lm_options,
+    refuse_input_as_output,
+    selection_options,
+)
 
 GATE_FORMATS = ("text", "json", "jsonl", "sarif", "github", "junit", "markdown")
 EXTENSIONS = {
@@ -89,7 +95,7 @@ def gate(
     """
     from mtcheck.errors import MtcheckError
     from mtcheck.findings import Severity
-    from mtcheck.gate import Thresholds
+    from mtcheck.gate.summary import Thresholds
 
     if hyp and inputs:
         fail("give either INPUTS or --hyp, not both")
@@ -150,7 +156,7 @@ def gate(
 
 
 def _read(inputs, hyp, src, refs, text_field, id_field, doc_field, src_field, ref_fields, limit):
-    from mtcheck.corpus import FieldNames, read_aligned, read_corpus
+    from mtcheck.gate.corpus import FieldNames, read_aligned, read_corpus
 
     if hyp:
         return read_aligned(hyp, src, refs, limit=limit)
@@ -167,7 +173,7 @@ def _ray_settings(address, workers, cpus_per_worker, gpus_per_worker, batch_size
     if jobs != 1:
         fail("give --jobs (processes on this machine) or --ray (Ray workers), not both")
     from mtcheck.errors import MtcheckError
-    from mtcheck.ray_engine import RaySettings, check_address, import_ray
+    from mtcheck.gate.ray_engine import RaySettings, check_address, import_ray
 
     try:
         check_address(address)
@@ -181,22 +187,29 @@ def _ray_settings(address, workers, cpus_per_worker, gpus_per_worker, batch_size
 def _engine(config, ray_settings):
     if ray_settings is None:
         return None  # the gate's LocalEngine
-    from mtcheck.ray_engine import RayEngine
+    from mtcheck.gate.ray_engine import RayEngine
 
     return RayEngine(config, ray_settings)
 
 
 def _run(corpus, config, cache_dir, no_cache, jobs, engine, show_progress, source_lang=None):
-    from mtcheck.cache import ResultCache, default_cache_dir, namespace_for
-    from mtcheck.gate import run_gate
+    from mtcheck.gate.cache import ResultCache, default_cache_dir, namespace_for
+    from mtcheck.gate.run import run_gate
 
     cache = None if no_cache else ResultCache(cache_dir or default_cache_dir(), namespace_for(config))
     if not show_progress:
         return run_gate(corpus, config, cache=cache, jobs=jobs, engine=engine, source_language=source_lang)
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
-    from mtcheck.corpus import build_documents
+    from mtcheck.gate.corpus import build_documents
 
     total = len(build_documents(corpus.segments))
     columns = (TextColumn("checking"), BarColumn(), MofNCompleteColumn(), TextColumn("documents"),
@@ -208,11 +221,11 @@ def _run(corpus, config, cache_dir, no_cache, jobs, engine, show_progress, sourc
 
 
 def _summarize(run, thresholds) -> dict[str, Any]:
-    from mtcheck.gate import summarize
+    from mtcheck.gate.summary import summarize
 
     metrics = chrf = None
     if run.corpus.has_refs:
-        from mtcheck.metrics import corpus_metrics, segment_chrf
+        from mtcheck.gate.metrics import corpus_metrics, segment_chrf
 
         hypotheses = [s.text for s in run.corpus.segments]
         references = [[s.refs[k] for s in run.corpus.segments] for k in range(run.corpus.ref_count)]
@@ -221,180 +234,22 @@ def _summarize(run, thresholds) -> dict[str, Any]:
     return summarize(run, thresholds, metrics=metrics, chrf=chrf)
 
 
-# ------------------------------------------------------------------------------- the summary
-
-
-def summary_text(summary: dict[str, Any], color: bool = False, width: int = 100) -> str:
-    """The human summary: decision and every reason first, then the numbers behind them."""
-    from io import StringIO
-
-    from rich.console import Console
-    from rich.text import Text
-
-    buffer = StringIO()
-    console = Console(file=buffer, width=width, force_terminal=color, no_color=not color,
-                      color_system="standard" if color else None, highlight=False, emoji=False, markup=False,
-                      soft_wrap=True)  # a reason is one line, even in a narrow CI log
-    passed = summary["passed"]
-    console.print(Text(f"mtcheck gate: {'PASSED' if passed else 'FAILED'}", style="bold green" if passed else "bold red"))
-    for reason in summary["reasons"]:
-        console.print(Text(f"  ✖ {reason}", style="red"))
-    corpus = summary["corpus"]
-    findings = summary["findings"]
-    rows: list[tuple[str, str]] = [
-        ("corpus", ", ".join(_count(corpus[key], key[:-1]) for key in ("files", "documents", "segments", "sentences"))),
-        ("findings", f"{findings['total']}: " + ", ".join(f"{n} {name}" for name, n in findings["by_severity"].items())),
-        ("flag rate", f"{summary['flag_rate']:.2f} warning/error findings per 100 sentences"),
-    ]
-    if corpus.get("source_language"):
-        rows.append(("sources", f"in {corpus['source_language']}: accuracy rules (A) checked each segment against its source"))
-    fluency = summary["fluency"]
-    if fluency is None:
-        rows.append(("fluency", "not measured (language model off)"))
-    else:
-        sentences = fluency.get("sentences") or {}
-        described = ", ".join(f"{k} {sentences[k]:.3f}" for k in ("mean", "p10", "p50", "p90") if k in sentences)
-        rows.append(("fluency", f"documents mean {fluency['documents_mean']:.3f}; sentences {described}"))
-    for metric in (summary["metrics"] or {}).values():
-        rows.append((metric["name"], f"{metric['score']:.2f}  {metric['signature']}"))
-    if summary["cache"] is not None:
-        cache = summary["cache"]
-        rows.append(("cache", f"{cache['hits']} hits, {cache['misses']} misses, {cache['corrupt']} corrupt entries replaced"))
-    speed = summary["segments_per_second"]
-    shown_speed = f"{speed:,.1f}" if speed and speed < 100 else f"{speed:,.0f}" if speed else ""
-    rows.append(("time", f"{summary['seconds']:.2f} s" + (f" ({shown_speed} segments/s)" if speed else "")))
-    if summary["cache"] and summary["cache"]["write_errors"]:
-        rows.append(("cache", f"{summary['cache']['write_errors']} entries could not be written (read-only or full?)"))
-    for label, value in rows:
-        line = Text(f"  {label:<10}", style="bold")
-        line.append(value)
-        console.print(line)
-    if findings["by_code"]:
-        console.print(Text("  by rule", style="bold"))
-        for code, entry in sorted(findings["by_code"].items(), key=lambda item: (-item[1]["count"], item[0])):
-            console.print(Text(f"    {code}  {entry['slug']:<34} {entry['count']:>6}"))
-    if len(summary["unchecked"]) > 1:
-        console.print(Text("  not checked", style="bold"))
-        for entry in summary["unchecked"][:5]:
-            console.print(Text(f"    {entry['file']}:{entry['line']}  (id {entry['id']}): {entry['error']}"))
-    if summary["lowest_chrf"]:
-        console.print(Text("  lowest segment chrF", style="bold"))
-        for entry in summary["lowest_chrf"][:5]:
-            console.print(Text(f"    {entry['chrf']:6.2f}  {entry['file']}:{entry['line']}  (id {entry['id']})"))
-    return buffer.getvalue()
-
-
-def _count(number: int, noun: str) -> str:
-    return f"{number:,} {noun}" + ("" if number == 1 else "s")
-
-
 def _print_summary(summary: dict[str, Any], to_stderr: bool, color: bool | None) -> None:
+    from mtcheck.gate.summary import summary_text
+
     stream = sys.stderr if to_stderr else sys.stdout
     if color is None:
         color = stream.isatty()
     click.echo(summary_text(summary, color=color), file=stream, nl=False)
 
 
-def gate_markdown(summary: dict[str, Any]) -> str:
-    """A gate section for the top of the Markdown report."""
-    from mtcheck.formats.markdown import cell
-
-    passed = summary["passed"]
-    thresholds = summary["thresholds"]
-    out = [f"## mtcheck gate: {'✅ passed' if passed else '❌ failed'}", ""]
-    out += [f"- ✖ {cell(reason)}" for reason in summary["reasons"]]
-    if summary["reasons"]:
-        out.append("")
-    out += ["| Measure | Value | Threshold |", "| --- | ---: | --- |"]
-    corpus = summary["corpus"]
-    out.append(f"| Segments / sentences | {corpus['segments']} / {corpus['sentences']} | |")
-    if corpus.get("source_language"):
-        out.append(f"| Source language (accuracy rules) | {corpus['source_language']} | |")
-    out.append(f"| Findings | {summary['findings']['total']} | "
-               + (f"≤ {thresholds['max_findings']}" if "max_findings" in thresholds else "") + " |")
-    out.append(f"| Flag rate per 100 sentences | {summary['flag_rate']:.2f} | "
-               + (f"≤ {thresholds['max_flag_rate']:g}" if "max_flag_rate" in thresholds else "") + " |")
-    if "fail_on" in thresholds:
-        out.append(f"| Findings at or above {thresholds['fail_on']} | "
-                   f"{_at_or_above(summary, thresholds['fail_on'])} | 0 |")
-    fluency = summary["fluency"]
-    if fluency is not None and fluency.get("documents_mean") is not None:
-        out.append(f"| Mean document fluency | {fluency['documents_mean']:.3f} | "
-                   + (f"≥ {thresholds['min_fluency']:g}" if "min_fluency" in thresholds else "") + " |")
-    limits = {"bleu": "min_bleu", "chrf": "min_chrf"}
-    for key, metric in (summary["metrics"] or {}).items():
-        limit = limits.get(key)
-        shown = f"≥ {thresholds[limit]:g}" if limit in thresholds else ""
-        out.append(f"| {cell(metric['name'])} | {metric['score']:.2f} | {shown} |")
-    if summary["metrics"]:
-        out += ["", "Signatures: " + "; ".join(f"`{m['name']}|{m['signature']}`" for m in summary["metrics"].values())]
-    return "\n".join(out) + "\n\n"
-
-
-def _at_or_above(summary: dict[str, Any], severity: str) -> int:
-    from mtcheck.findings import Severity
-
-    floor = Severity.parse(severity)
-    return sum(n for name, n in summary["findings"]["by_severity"].items() if Severity.parse(name) >= floor)
-
-
-def _without_segments(summary: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in summary.items() if k != "segments"}
-
-
-def _junit_with_gate(rendered: str, summary: dict[str, Any]) -> str:
-    import xml.etree.ElementTree as ET
-
-    from mtcheck.formats.base import visible_controls
-
-    root = ET.fromstring(rendered)
-    suite = ET.SubElement(root, "testsuite", name="mtcheck gate", tests="1", failures="0", errors="0", skipped="0", time="0")
-    case = ET.SubElement(suite, "testcase", classname="mtcheck", name="gate", time=str(summary["seconds"]))
-    if not summary["passed"]:
-        suite.set("failures", "1")
-        failure = ET.SubElement(case, "failure", message=visible_controls("; ".join(summary["reasons"])), type="gate")
-        failure.text = visible_controls(summary_text(summary))
-    else:
-        ET.SubElement(case, "system-out").text = visible_controls(summary_text(summary))
-    root.set("tests", str(int(root.get("tests", "0")) + 1))
-    root.set("failures", str(int(root.get("failures", "0")) + (0 if summary["passed"] else 1)))
-    ET.indent(root)
-    return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"
-
-
-def _github_with_gate(rendered: str, summary: dict[str, Any]) -> str:
-    from mtcheck.formats.github import escape_data, escape_property
-
-    if summary["passed"]:
-        line = f"::notice title={escape_property('mtcheck gate passed')}::" + escape_data(
-            f"flag rate {summary['flag_rate']:.2f} per 100 sentences, {summary['findings']['total']} findings"
-        )
-    else:
-        line = f"::error title={escape_property('mtcheck gate failed')}::" + escape_data("\n".join(summary["reasons"]))
-    return rendered + line + "\n"
-
-
 def render_with_gate(run: Any, summary: dict[str, Any], fmt: str, color: bool = False) -> str:
     """The findings in ``fmt`` with locations in the corpus files, and the gate summary added."""
-    from mtcheck.formats import render
-    from mtcheck.gate import anchored_report
+    from mtcheck.formats import formatter
+    from mtcheck.formats.base import RenderOptions
+    from mtcheck.gate.run import anchored_report
     from mtcheck.rules.base import all_rules
 
-    rendered = render(anchored_report(run), fmt, rules=all_rules(), color=color)
-    if fmt == "json":
-        data = json.loads(rendered)
-        data["gate"] = summary
-        return json.dumps(data, ensure_ascii=False, indent=2) + "\n"
-    if fmt == "jsonl":
-        return rendered + json.dumps({"gate": summary}, ensure_ascii=False) + "\n"
-    if fmt == "sarif":
-        data = json.loads(rendered)
-        data["runs"][0].setdefault("properties", {})["mtcheckGate"] = _without_segments(summary)
-        return json.dumps(data, ensure_ascii=False, indent=2) + "\n"
-    if fmt == "github":
-        return _github_with_gate(rendered, summary)
-    if fmt == "junit":
-        return _junit_with_gate(rendered, summary)
-    if fmt == "markdown":
-        return gate_markdown(summary) + rendered
-    return rendered + "\n" + summary_text(summary, color=color)
+    chosen = formatter(fmt)
+    options = RenderOptions(rules=all_rules(), color=color)
+    return chosen.with_gate(chosen.render(anchored_report(run), options), summary, options)

@@ -1,11 +1,10 @@
-"""Request and response schemas of the HTTP service (mtcheck.server): what the OpenAPI description shows."""
+"""Request and response schemas of the HTTP service (mtcheck.server.app): what the OpenAPI description shows."""
 
 from __future__ import annotations
 
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
-
 
 MAX_SOURCE_CHARS = 1_000
 
