@@ -3,7 +3,6 @@
 import json
 import subprocess
 import sys
-import time
 
 import pytest
 from click.testing import CliRunner
@@ -162,10 +161,15 @@ def test_python_dash_m_and_no_lm_do_not_import_torch(files):
     assert out.strip().splitlines()[-1] == "False 1"
 
 
-def test_help_is_fast():
-    start = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "mtcheck", "--help"], capture_output=True, check=True)
-    assert time.perf_counter() - start < 1.5  # the target is 0.5 s; CI machines are noisy
+def test_help_loads_no_heavy_module():
+    # What makes --help slow is importing torch, transformers or the web stack; its time is in scripts/bench.py.
+    code = (
+        "import sys, runpy; sys.argv=['mtcheck','--help']"
+        "\ntry: runpy.run_module('mtcheck', run_name='__main__')\nexcept SystemExit as e: code=e.code"
+        "\nprint(sorted(m for m in ('torch', 'transformers', 'fastapi', 'ray', 'sacrebleu') if m in sys.modules), code)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip().splitlines()[-1] == "[] 0"
 
 
 def test_every_subcommand_is_registered():

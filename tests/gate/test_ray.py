@@ -23,6 +23,8 @@ from mtcheck.gate.corpus import FieldNames, read_corpus
 from mtcheck.gate.run import LocalEngine, run_gate
 from mtcheck.gate.summary import Thresholds, summarize
 
+pytestmark = pytest.mark.slow  # every test starts a local Ray cluster (seconds each)
+
 from .conftest import (
     CLEAN,
     CLOSING_QUOTE,
@@ -115,7 +117,6 @@ def test_pool_size_fits_the_cluster_or_says_why_not() -> None:
         pool_size({"CPU": 2.0}, None, cpus_per_worker=4)
 
 
-@pytest.mark.slow
 def test_a_local_ray_is_started_for_the_run_and_stopped_after(corpus: Path) -> None:
     ray = _ray()
     if ray.is_initialized():
@@ -266,7 +267,6 @@ def test_a_document_whose_check_raises_is_reported_not_a_lost_run(ray_cluster, c
     assert _rendered(remote, "json") == _rendered(local, "json")
 
 
-@pytest.mark.slow
 def test_ctrl_c_stops_the_run_with_exit_130(corpus: Path) -> None:
     _ray()
     records = corpus_records(documents=400)

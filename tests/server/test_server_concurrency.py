@@ -42,15 +42,13 @@ def test_heuristic_requests_and_health_do_not_wait_for_the_model():
         while fake.inside == 0 and time.monotonic() < deadline:
             time.sleep(0.01)
         assert fake.inside == 1, "the model request did not start"
-        started = time.monotonic()
         quick = post(live.url, TEXT, lm=False)
         health = httpx.get(f"{live.url}/healthz", timeout=5)
-        elapsed = time.monotonic() - started
-        still_in_model = fake.inside == 1
+        still_in_model = fake.inside == 1  # both answered while the model request was still inside
         slow.join()
     assert quick.status_code == 200 and health.status_code == 200
     assert [f["code"] for f in quick.json()["documents"][0]["findings"]] == ["P001"]
-    assert still_in_model and elapsed < 1.0
+    assert still_in_model
 
 
 def test_per_request_options_do_not_leak_between_parallel_requests(service):

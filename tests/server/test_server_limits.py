@@ -46,10 +46,10 @@ def test_a_full_queue_answers_503_at_once_and_the_accepted_check_completes(gate)
         worker.start()
         while not started:
             time.sleep(0.01)
-        began = time.perf_counter()
+        # The first check is held until release: a queued request would wait here, not answer.
         busy = http.post("/v1/check", json={"text": "Two.", "source": "b"})
         assert busy.status_code == 503 and busy.headers["retry-after"] == "1" and busy.json()["error"] == "busy"
-        assert time.perf_counter() - began < 2
+        assert not release.is_set() and "r" not in first
         release.set()
         worker.join(10)
         assert first["r"].status_code == 200
@@ -117,8 +117,7 @@ def test_a_connection_that_trickles_its_headers_is_closed(monkeypatch) -> None:
         slow = socket.create_connection((host, int(port)))
         slow.sendall(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n")  # and never the blank line
         slow.settimeout(5)
-        began = time.perf_counter()
-        assert slow.recv(100) == b"" and time.perf_counter() - began < 3  # closed by the server
+        assert slow.recv(100) == b""  # closed by the server (a socket left open would time out here)
         fast = socket.create_connection((host, int(port)))
         fast.sendall(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n")
         fast.settimeout(5)
