@@ -36,6 +36,7 @@ class Formatter:
 
     name: ClassVar[str]
     extension: ClassVar[str]
+    media_type: ClassVar[str]  # what `mtcheck serve` answers it as
     description: ClassVar[str] = ""
 
     def render(self, report: Report, options: RenderOptions) -> str:

@@ -35,6 +35,7 @@ def escape_property(value: str) -> str:
 class GithubFormatter(Formatter):
     name = "github"
     extension = ".log"
+    media_type = "text/plain; charset=utf-8"
     description = "GitHub Actions annotations (::error / ::warning / ::notice workflow commands)."
 
     def with_gate(self, rendered: str, summary: dict[str, Any], options: RenderOptions) -> str:

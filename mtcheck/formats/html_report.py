@@ -204,6 +204,7 @@ class Numbered:
 class HtmlFormatter(Formatter):
     name = "html"
     extension = ".html"
+    media_type = "text/html; charset=utf-8"
     description = "A self-contained HTML page: the article with flagged spans, filters and a findings list."
 
     supports_gate = False  # a gate report is for CI logs and code scanning; `check` writes HTML

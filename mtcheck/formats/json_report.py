@@ -13,6 +13,7 @@ from mtcheck.formats.base import Formatter, RenderOptions, register
 class JsonFormatter(Formatter):
     name = "json"
     extension = ".json"
+    media_type = "application/json"
     description = "The full report in mtcheck's JSON schema (version, documents, summary)."
 
     def with_gate(self, rendered: str, summary: dict[str, Any], options: RenderOptions) -> str:
@@ -28,6 +29,7 @@ class JsonFormatter(Formatter):
 class JsonLinesFormatter(Formatter):
     name = "jsonl"
     extension = ".jsonl"
+    media_type = "application/x-ndjson; charset=utf-8"
     description = "One JSON object per finding, with its source, for grep and streaming tools."
 
     def with_gate(self, rendered: str, summary: dict[str, Any], options: RenderOptions) -> str:

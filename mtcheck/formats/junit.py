@@ -40,6 +40,7 @@ def _describe(doc: DocumentReport, finding: Finding) -> str:
 class JunitFormatter(Formatter):
     name = "junit"
     extension = ".xml"
+    media_type = "application/xml; charset=utf-8"
     description = "JUnit XML: one test case per document, one failure per warning or error."
 
     def with_gate(self, rendered: str, summary: dict[str, Any], options: RenderOptions) -> str:

@@ -55,6 +55,7 @@ def quoted(text: str, limit: int = MAX_QUOTE) -> str:
 class MarkdownFormatter(Formatter):
     name = "markdown"
     extension = ".md"
+    media_type = "text/markdown; charset=utf-8"
     description = "A Markdown summary for CI step summaries and pull-request comments."
 
     def __init__(self, max_rows: int = MAX_ROWS) -> None:

@@ -80,6 +80,7 @@ def rule_descriptor(info: RuleInfo) -> dict[str, Any]:
 class SarifFormatter(Formatter):
     name = "sarif"
     extension = ".sarif"
+    media_type = "application/sarif+json"
     description = "SARIF 2.1.0 for GitHub code scanning and other SARIF viewers."
 
     def with_gate(self, rendered: str, summary: dict[str, Any], options: RenderOptions) -> str:

@@ -75,6 +75,7 @@ def window(before: str, span: str, after: str, width: int) -> tuple[str, str, st
 class TextFormatter(Formatter):
     name = "text"
     extension = ".txt"
+    media_type = "text/plain; charset=utf-8"
     description = "Human-readable terminal output (colour with --color)."
 
     def render(self, report: Report, options: RenderOptions) -> str:

@@ -25,6 +25,8 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from mtcheck import __version__
 from mtcheck.errors import MtcheckError
+from mtcheck.formats import FORMATS
+from mtcheck.formats.base import registered
 from mtcheck.server.http import (
     BodyLimit,
     ClientGone,
@@ -48,17 +50,8 @@ log = logging.getLogger("mtcheck.server.app")
 DEFAULT_MAX_BODY = 1_000_000
 
 # Every output format of `mtcheck check --format`, with the media type it is served as.
-MEDIA_TYPES: dict[str, str] = {
-    "json": "application/json",
-    "jsonl": "application/x-ndjson; charset=utf-8",
-    "sarif": "application/sarif+json",
-    "github": "text/plain; charset=utf-8",
-    "junit": "application/xml; charset=utf-8",
-    "markdown": "text/markdown; charset=utf-8",
-    "text": "text/plain; charset=utf-8",
-    "html": "text/html; charset=utf-8",
-}
-FormatName = Literal["json", "jsonl", "sarif", "github", "junit", "markdown", "text", "html"]
+MEDIA_TYPES: dict[str, str] = {name: registered()[name].media_type for name in FORMATS}
+FormatName = Literal[FORMATS]  # type: ignore[valid-type]  (the OpenAPI schema lists the names)
 
 # The page loads only its own same-origin assets and talks only to this server.
 PAGE_CSP = (

@@ -18,6 +18,16 @@ def test_formats_are_the_documented_names_and_all_registered() -> None:
     assert all(issubclass(cls, Formatter) for cls in registered().values())
 
 
+def test_the_command_lines_offer_exactly_the_registered_formats() -> None:
+    # The CLI keeps literal lists so that `mtcheck --help` imports no format module.
+    from mtcheck.cli.gate import GATE_FORMATS
+    from mtcheck.cli.main import FORMAT_NAMES
+
+    assert FORMAT_NAMES == FORMATS
+    assert GATE_FORMATS == tuple(name for name in FORMATS if registered()[name].supports_gate)
+    assert all(registered()[name].media_type for name in FORMATS)
+
+
 def test_unknown_format_names_the_known_ones() -> None:
     with pytest.raises(ValueError, match="sarif"):
         render(Report(), "yaml")
