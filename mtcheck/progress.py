@@ -1,4 +1,4 @@
-"""One progress bar for long runs (rich), on stderr; silent when stderr is not a terminal."""
+"""One progress bar for long runs (rich), on stderr; by default silent when stderr is not a terminal."""
 
 from __future__ import annotations
 
@@ -8,9 +8,10 @@ from contextlib import contextmanager
 
 
 @contextmanager
-def bar(label: str, total: int | None) -> Iterator[Callable[[int], None]]:
-    """Yields ``advance(n)``; shows a rich progress bar while the block runs."""
-    if not sys.stderr.isatty():
+def bar(label: str, total: int | None, unit: str = "", show: bool | None = None) -> Iterator[Callable[[int], None]]:
+    """Yields ``advance(n)``; shows a rich progress bar while the block runs (``show``: default
+    when stderr is a terminal). ``unit`` follows the count ("documents")."""
+    if not (sys.stderr.isatty() if show is None else show):
         yield lambda n: None
         return
     from rich.console import Console
@@ -23,7 +24,8 @@ def bar(label: str, total: int | None) -> Iterator[Callable[[int], None]]:
         TimeRemainingColumn,
     )
 
-    columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn()]
+    columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn(unit),
+               TimeElapsedColumn(), TimeRemainingColumn()]
     with Progress(*columns, console=Console(stderr=True), transient=True) as progress:
         task = progress.add_task(label, total=total)
         yield lambda n: progress.advance(task, n)

@@ -199,25 +199,12 @@ def _run(corpus, config, cache_dir, no_cache, jobs, engine, show_progress, sourc
     cache = None if no_cache else ResultCache(cache_dir or default_cache_dir(), namespace_for(config))
     if not show_progress:
         return run_gate(corpus, config, cache=cache, jobs=jobs, engine=engine, source_language=source_lang)
-    from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-
     from mtcheck.gate.corpus import build_documents
+    from mtcheck.progress import bar
 
-    total = len(build_documents(corpus.segments))
-    columns = (TextColumn("checking"), BarColumn(), MofNCompleteColumn(), TextColumn("documents"),
-               TimeElapsedColumn(), TimeRemainingColumn())
-    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
-        task = bar.add_task("check", total=total)
+    with bar("checking", total=len(build_documents(corpus.segments)), unit="documents", show=True) as advance:
         return run_gate(corpus, config, cache=cache, jobs=jobs, engine=engine, source_language=source_lang,
-                        progress=lambda n: bar.advance(task, n))
+                        progress=advance)
 
 
 def _summarize(run, thresholds) -> dict[str, Any]:

@@ -1,17 +1,8 @@
 """Quotation-mark rules: unmatched, truncated, spaced and empty quotations.
 
-Quotes are paired per paragraph. Curly double marks carry their direction; a straight
-``"`` gets one from what touches it on each side, and the pairing with the fewest
-suspicious choices wins (a small dynamic programme), so an odd count blames the mark that
-looks most out of place rather than simply the last one. Single marks are apostrophes far
-more often than quotes, so they only pair when clearly used as quotes and only an
-unmatched curly ``‘`` is reported.
-
-News conventions that are not errors:
-- a quotation that runs over several paragraphs opens every paragraph and closes only in
-  the last one ("continued" quotes);
-- text laid out one sentence per line splits a quotation over lines, so an opener left
-  open at the end of a paragraph may be closed at the start of the next.
+How marks pair up, and the news conventions that are not errors, is the analysis in
+:mod:`mtcheck.rules.quote_pairing`; each rule here reports one kind of mark it leaves unpaired
+or misplaced.
 """
 
 from __future__ import annotations
