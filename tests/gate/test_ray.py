@@ -23,8 +23,6 @@ from mtcheck.gate.corpus import FieldNames, read_corpus
 from mtcheck.gate.run import LocalEngine, run_gate
 from mtcheck.gate.summary import Thresholds, summarize
 
-pytestmark = pytest.mark.slow  # every test starts a local Ray cluster (seconds each)
-
 from .conftest import (
     CLEAN,
     CLOSING_QUOTE,
@@ -34,6 +32,8 @@ from .conftest import (
     invoke,
     write_jsonl,
 )
+
+pytestmark = pytest.mark.slow  # every test starts a local Ray cluster (seconds each)
 
 TIMINGS = ("seconds", "segments_per_second")
 PLACES = ("Lisbon", "Oslo", "Quito", "Hanoi", "Accra", "Perth", "Lima", "Riga", "Cusco", "Turku")
