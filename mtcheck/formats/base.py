@@ -143,15 +143,26 @@ def summary_line(report: Report) -> str:
     )
 
 
-def suggestion_text(suggestion: str | None) -> str | None:
-    """How a suggestion reads to a person: '' means delete; edge whitespace is made visible by quotes."""
+SUGGESTION_QUOTE_CHARS = 40  # longer flagged text is cut with "…" in "delete “…”"
+
+
+def suggestion_text(finding: Finding, text: str) -> str | None:
+    """How a finding's suggestion reads to a person, unambiguously: ``delete “their ”``,
+    ``insert “,”``, ``replace with “inseparable”`` (``text``: the document the finding is in)."""
+    suggestion = finding.suggestion
     if suggestion is None:
         return None
+    flagged = text[finding.start : finding.end]
     if suggestion == "":
-        return "delete"
-    if suggestion != suggestion.strip() or not suggestion.strip():
-        return f"replace with “{suggestion}”"
-    return suggestion
+        if not flagged.strip():
+            return "delete the space" if flagged else None
+        shown = " ".join(flagged.split())
+        if len(shown) > SUGGESTION_QUOTE_CHARS:
+            shown = shown[: SUGGESTION_QUOTE_CHARS - 1] + "…"
+        return f"delete “{shown}”"
+    if not flagged:
+        return f"insert “{suggestion}”"
+    return f"replace with “{suggestion}”"
 
 
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x84\x86-\x9f\ud800-\udfff\ufffe\uffff]")

@@ -65,7 +65,7 @@ class GithubFormatter(Formatter):
             flagged = doc.document.text[finding.start : finding.end]
             if flagged.strip():
                 message += f"\nText: “{flagged}”"
-            suggestion = suggestion_text(finding.suggestion)
+            suggestion = suggestion_text(finding, doc.document.text)
             if suggestion is not None:
                 message += f"\nSuggestion: {suggestion}"
             props = ",".join(f"{key}={escape_property(value)}" for key, value in properties)

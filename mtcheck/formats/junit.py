@@ -30,7 +30,7 @@ def _describe(doc: DocumentReport, finding: Finding) -> str:
         finding.message,
         f"Text: “{doc.document.text[finding.start : finding.end]}”",
     ]
-    suggestion = suggestion_text(finding.suggestion)
+    suggestion = suggestion_text(finding, doc.document.text)
     if suggestion is not None:
         lines.append(f"Suggestion: {suggestion}")
     return visible_controls("\n".join(lines))

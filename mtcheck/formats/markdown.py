@@ -89,7 +89,7 @@ class MarkdownFormatter(Formatter):
             line, column = doc.document.line_col(finding.start)
             location = cell(f"{display_source(doc.source)}:{line}:{column}")
             message = finding.message
-            suggestion = suggestion_text(finding.suggestion)
+            suggestion = suggestion_text(finding, doc.document.text)
             if suggestion is not None:
                 message += f" → {suggestion}"
             text = quoted(doc.document.text[finding.start : finding.end])

@@ -137,6 +137,6 @@ class TextFormatter(Formatter):
         if not color:
             carets = "^" * max(cell_len(span), 1)
             console.print(Text(INDENT + " " * cell_len(before) + carets), no_wrap=True)
-        suggestion = suggestion_text(finding.suggestion)
+        suggestion = suggestion_text(finding, doc.document.text)
         if suggestion is not None:
             console.print(Text(f"{INDENT}→ {one_line(suggestion)}", style="green"))

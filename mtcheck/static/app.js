@@ -43,12 +43,20 @@
     statusLine.classList.toggle("error", isError);
   }
 
-  // Same wording as the other outputs: "" deletes, edge whitespace is made visible.
-  function suggestionText(suggestion) {
+  // Same wording as the other outputs (mtcheck.formats.base.suggestion_text).
+  const SUGGESTION_QUOTE_CHARS = 40;
+  function suggestionText(finding) {
+    const suggestion = finding.suggestion;
     if (suggestion === null || suggestion === undefined) return null;
-    if (suggestion === "") return "delete";
-    if (suggestion !== suggestion.trim() || !suggestion.trim()) return `replace with “${suggestion}”`;
-    return suggestion;
+    const flagged = finding.text || "";
+    if (suggestion === "") {
+      if (!flagged.trim()) return flagged ? "delete the space" : null;
+      let shown = flagged.trim().split(/\s+/).join(" ");
+      if (shown.length > SUGGESTION_QUOTE_CHARS) shown = shown.slice(0, SUGGESTION_QUOTE_CHARS - 1) + "…";
+      return `delete “${shown}”`;
+    }
+    if (!flagged) return `insert “${suggestion}”`;
+    return `replace with “${suggestion}”`;
   }
 
   // The server counts offsets in code points (Python), JavaScript strings in UTF-16 units:
@@ -218,7 +226,7 @@
       const quote = element("p", "quote");
       quote.append("Flagged: ", element("q", null, finding.text || "(a missing character)"));
       item.append(head, quote, element("p", "message", finding.message));
-      const suggestion = suggestionText(finding.suggestion);
+      const suggestion = suggestionText(finding);
       if (suggestion !== null) {
         const line = element("p", "suggestion", "Suggestion: ");
         line.append(element("strong", null, suggestion));
@@ -250,7 +258,7 @@
         element("p", "tip-head", `${sev.icon} ${sev.word} · ${finding.code} ${finding.slug}`),
         element("p", "tip-message", finding.message),
       );
-      const suggestion = suggestionText(finding.suggestion);
+      const suggestion = suggestionText(finding);
       if (suggestion !== null) entry.append(element("p", "tip-suggestion", `Suggestion: ${suggestion}`));
       return entry;
     });

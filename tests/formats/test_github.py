@@ -17,10 +17,10 @@ def test_one_command_per_finding_with_location(harbour: Report) -> None:
     assert len(lines) == 3
     assert lines[1] == (
         "::error file=news/harbour.txt,line=2,col=17,endLine=2,endColumn=19,"
-        "title=P002 space-before-punctuation::Space before ','.%0AText: “ ,”%0ASuggestion: ,"
+        "title=P002 space-before-punctuation::Space before ','.%0AText: “ ,”%0ASuggestion: replace with “,”"
     )
     assert lines[0].startswith("::warning file=news/harbour.txt,line=1,col=33,")
-    assert lines[0].endswith("%0ASuggestion: delete")
+    assert lines[0].endswith("%0ASuggestion: delete “.”")
     assert lines[2].startswith("::notice ")  # info → notice
 
 

@@ -109,7 +109,7 @@ def test_mark_attributes_tooltip_and_side_list(harbour: Report) -> None:
 def test_severity_is_in_words_not_colour_only(harbour: Report) -> None:
     out = render(harbour, "html")
     assert "▲ Warning" in out and "✖ Error" in out and "ℹ Info" in out
-    assert "→ Suggestion: delete" in out
+    assert "→ Suggestion: delete “.”" in out
 
 
 def test_filters_cover_present_severities_and_families(harbour: Report) -> None:

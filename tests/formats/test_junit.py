@@ -25,7 +25,7 @@ def test_cases_failures_and_counts(multi: Report) -> None:
     failures = cases[0].findall("failure")
     assert [f.get("type") for f in failures] == ["warning", "error"]
     assert failures[1].get("message") == "P002 space-before-punctuation: Space before ','."
-    assert "news/harbour.txt:2:17" in failures[1].text and "Suggestion: ," in failures[1].text
+    assert "news/harbour.txt:2:17" in failures[1].text and "Suggestion: replace with “,”" in failures[1].text
     assert "Z999" in cases[0].find("system-out").text  # info goes to system-out
     assert cases[1].find("failure") is None and cases[1].find("system-out") is None
     assert cases[2].find("failure") is None and "C001" in cases[2].find("system-out").text

@@ -33,7 +33,7 @@ def test_tables(multi: Report) -> None:
     assert len(rules) == 4
     findings = table(out, "### Findings")
     assert len(findings) == 4
-    assert findings[0] == "| news/harbour.txt:1:33 | P001 | ▲ warning | '.' is repeated. → delete | ` .` |"
+    assert findings[0] == "| news/harbour.txt:1:33 | P001 | ▲ warning | '.' is repeated. → delete “.” | ` .` |"
     assert findings[-1].startswith("| \\<stdin\\>:1:12 | C001 | ℹ info |")
 
 

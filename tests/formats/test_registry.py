@@ -136,3 +136,23 @@ def test_sigterm_during_a_write_leaves_the_old_file_and_no_temp(tmp_path) -> Non
     assert done.stderr.strip() == "mtcheck: terminated"
     assert target.read_text() == "old report"
     assert os.listdir(tmp_path) == ["report.json"]
+
+
+@pytest.mark.parametrize(
+    ("text", "span", "suggestion", "reads"),
+    [
+        ("They silence their their critics.", (18, 24), "", "delete “their”"),
+        ("Two  spaces.", (3, 4), "", "delete the space"),
+        ("Ends here", (9, 9), ".", "insert “.”"),
+        ("They were inseperable.", (10, 21), "inseparable", "replace with “inseparable”"),
+        ("Word ,", (4, 6), ",", "replace with “,”"),
+        ("a " + "long " * 20, (0, 102), "", "delete “a long long long long long long long lo…”"),
+        ("No fix here.", (0, 2), None, None),
+    ],
+)
+def test_a_suggestion_reads_as_what_to_do(text: str, span: tuple[int, int], suggestion: str | None, reads: str | None) -> None:
+    from mtcheck.findings import Finding, Severity
+    from mtcheck.formats.base import suggestion_text
+
+    finding = Finding("X001", "x", Severity.INFO, span[0], span[1], "message", suggestion)
+    assert suggestion_text(finding, text) == reads

@@ -26,9 +26,9 @@ def test_plain_output_has_no_ansi_and_shows_every_part(harbour: Report) -> None:
     assert context.strip() == "The ferry left the harbour late. ."
     assert carets.strip() == "^^"
     assert carets.index("^") == context.index(" .")
-    assert suggestion.strip() == "→ delete"  # an empty suggestion means delete
+    assert suggestion.strip() == "→ delete “.”"  # an empty suggestion deletes the flagged text
     assert "news/harbour.txt:2:17  P002  error  Space before ','." in out
-    assert "→ ," in out
+    assert "→ replace with “,”" in out
     assert "news/harbour.txt: fluency 0.720" in out
     assert out.rstrip().splitlines()[-1] == "3 findings: 1 error, 1 warning, 1 info in 1 document"
 
@@ -93,7 +93,7 @@ def test_zero_width_span_gets_one_caret(make) -> None:
     report.documents[0].findings.append(Finding("Q001", "x", Severity.INFO, start, start, "Missing period.", "."))
     _, context, carets, suggestion = block(render(report, "text"), "z.txt:1:23")
     assert carets == " " * len(context) + "^"
-    assert suggestion.strip() == "→ ."
+    assert suggestion.strip() == "→ insert “.”"  # an empty span is an insertion point
 
 
 def test_control_characters_and_markup_are_shown_literally(markup: Report) -> None:

@@ -98,7 +98,7 @@ def test_check_highlights_spans_in_place(browser, server, tmp_path):
     items = browser.find_elements(By.CSS_SELECTOR, "#findings li.finding")
     anchored = [i for m in marks for i in (m.get_attribute("data-first") or "").split()]
     assert sorted(anchored, key=int) == [str(i) for i in range(len(items))]  # every finding has one anchor
-    assert "warning" in items[0].text and "P001" in items[0].text and "Suggestion: delete" in items[0].text
+    assert "warning" in items[0].text and "P001" in items[0].text and "Suggestion: delete “.”" in items[0].text
     assert "finding" in browser.find_element(By.ID, "summary").text
 
     screenshot = tmp_path / "serve-page.png"
@@ -126,7 +126,7 @@ def test_tooltip_on_focus_and_hover_and_keyboard_jump(browser, server):
     focused = browser.switch_to.active_element
     assert focused.tag_name == "mark" and focused.text.strip() == "the"
     WebDriverWait(browser, 5).until(lambda d: tip.is_displayed())
-    assert "R003" in tip.text and "Suggestion: delete" in tip.text
+    assert "R003" in tip.text and "Suggestion: delete “the”" in tip.text
     focused.send_keys(Keys.ESCAPE)
     assert not tip.is_displayed()
 
@@ -207,4 +207,4 @@ def test_overlapping_and_zero_width_spans_render_in_order(browser, server):
     tip = browser.find_element(By.ID, "tip")
     WebDriverWait(browser, 5).until(lambda d: tip.is_displayed())
     assert "First." in tip.text and "Second." in tip.text
-    assert "Suggestion: ," in browser.find_element(By.ID, "finding-2").text
+    assert "Suggestion: insert “,”" in browser.find_element(By.ID, "finding-2").text
