@@ -243,6 +243,11 @@ class Document:
             starts.append(m.end())
         return starts
 
+    def excerpt(self, start: int, end: int) -> str:
+        """The text between two offsets as a reader should see it (a corpus file's escapes decoded:
+        mtcheck.gate.run.AnchoredDocument)."""
+        return self.text[start:end]
+
     def line_col(self, offset: int) -> tuple[int, int]:
         """1-based line and column (in characters) of a character offset."""
         line = bisect.bisect_right(self._line_starts, offset) - 1

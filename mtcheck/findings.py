@@ -92,7 +92,7 @@ class DocumentReport:
             "column": column,
             "end_line": end_line,
             "end_column": end_column,
-            "text": self.document.text[finding.start : finding.end],
+            "text": self.document.excerpt(finding.start, finding.end),
             "message": finding.message,
             "suggestion": finding.suggestion,
             "score": None if finding.score is None else round(finding.score, 4),

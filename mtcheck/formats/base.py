@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 from urllib.parse import quote
 
+from mtcheck.document import Document
 from mtcheck.findings import DocumentReport, Finding, Report, Severity, in_text_order
 from mtcheck.rules.base import FAMILIES, Rule
 
@@ -146,13 +147,13 @@ def summary_line(report: Report) -> str:
 SUGGESTION_QUOTE_CHARS = 40  # longer flagged text is cut with "…" in "delete “…”"
 
 
-def suggestion_text(finding: Finding, text: str) -> str | None:
-    """How a finding's suggestion reads to a person, unambiguously: ``delete “their ”``,
-    ``insert “,”``, ``replace with “inseparable”`` (``text``: the document the finding is in)."""
+def suggestion_text(finding: Finding, document: Document) -> str | None:
+    """How a finding's suggestion reads to a person, unambiguously: ``delete “their”``,
+    ``insert “,”``, ``replace with “inseparable”`` (``document``: the one the finding is in)."""
     suggestion = finding.suggestion
     if suggestion is None:
         return None
-    flagged = text[finding.start : finding.end]
+    flagged = document.excerpt(finding.start, finding.end)
     if suggestion == "":
         if not flagged.strip():
             return "delete the space" if flagged else None

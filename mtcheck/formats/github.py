@@ -62,10 +62,10 @@ class GithubFormatter(Formatter):
                     properties += [("endColumn", str(max(end_column, column)))]
             properties.append(("title", f"{finding.code} {finding.slug}"))
             message = finding.message
-            flagged = doc.document.text[finding.start : finding.end]
+            flagged = doc.document.excerpt(finding.start, finding.end)
             if flagged.strip():
                 message += f"\nText: “{flagged}”"
-            suggestion = suggestion_text(finding, doc.document.text)
+            suggestion = suggestion_text(finding, doc.document)
             if suggestion is not None:
                 message += f"\nSuggestion: {suggestion}"
             props = ",".join(f"{key}={escape_property(value)}" for key, value in properties)

@@ -188,14 +188,14 @@ class Numbered:
             f'<strong>{self.label()}</strong> · <code>{esc(f.code)}</code> {esc(f.slug)}',
             f'<span class="tip-msg">{esc(f.message)}</span>',
         ]
-        suggestion = suggestion_text(f, self.doc.document.text)
+        suggestion = suggestion_text(f, self.doc.document)
         if suggestion is not None:
             parts.append(f'<span class="tip-fix">→ Suggestion: {esc(suggestion)}</span>')
         parts.append("</span>")
         return "".join(parts)
 
     def plain_description(self) -> str:
-        suggestion = suggestion_text(self.finding, self.doc.document.text)
+        suggestion = suggestion_text(self.finding, self.doc.document)
         text = f"{self.severity} {self.finding.code}: {self.finding.message}"
         return text + (f" → {suggestion}" if suggestion is not None else "")
 
@@ -380,7 +380,7 @@ class HtmlFormatter(Formatter):
             quote = " ".join(quote.split())
             if len(quote) > MAX_LIST_QUOTE:
                 quote = quote[: MAX_LIST_QUOTE - 1] + "…"
-            suggestion = suggestion_text(f, item.doc.document.text)
+            suggestion = suggestion_text(f, item.doc.document)
             out.append(
                 f'<li class="sev-{item.severity}" {item.data_attributes()}>'
                 f'<a href="#{item.anchor}"><span class="badge sev-{item.severity}">{item.label()}</span> '

@@ -28,9 +28,9 @@ def _describe(doc: DocumentReport, finding: Finding) -> str:
     lines = [
         f"{display_source(doc.source)}:{line}:{column}  {finding.code} {finding.slug}  {finding.severity}",
         finding.message,
-        f"Text: “{doc.document.text[finding.start : finding.end]}”",
+        f"Text: “{doc.document.excerpt(finding.start, finding.end)}”",
     ]
-    suggestion = suggestion_text(finding, doc.document.text)
+    suggestion = suggestion_text(finding, doc.document)
     if suggestion is not None:
         lines.append(f"Suggestion: {suggestion}")
     return visible_controls("\n".join(lines))

@@ -89,10 +89,10 @@ class MarkdownFormatter(Formatter):
             line, column = doc.document.line_col(finding.start)
             location = cell(f"{display_source(doc.source)}:{line}:{column}")
             message = finding.message
-            suggestion = suggestion_text(finding, doc.document.text)
+            suggestion = suggestion_text(finding, doc.document)
             if suggestion is not None:
                 message += f" → {suggestion}"
-            text = quoted(doc.document.text[finding.start : finding.end])
+            text = quoted(doc.document.excerpt(finding.start, finding.end))
             severity = f"{SEVERITY_ICONS[finding.severity]} {finding.severity}"
             out.append(f"| {location} | {cell(finding.code)} | {severity} | {cell(message)} | {text} |")
         if len(rows) > self.max_rows:

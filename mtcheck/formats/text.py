@@ -121,12 +121,11 @@ class TextFormatter(Formatter):
         # One line per finding, like a compiler's, so grep and editors can jump to it.
         console.print(header, soft_wrap=True)
 
-        text = doc.document.text
         start, end = context_span(doc, finding)
         before, span, after = window(
-            one_line(text[start : finding.start]),
-            one_line(text[finding.start : finding.end]),
-            one_line(text[finding.end : end]),
+            one_line(doc.document.excerpt(start, finding.start)),
+            one_line(doc.document.excerpt(finding.start, finding.end)),
+            one_line(doc.document.excerpt(finding.end, end)),
             console.width - len(INDENT),
         )
         context = Text(INDENT)
@@ -137,6 +136,6 @@ class TextFormatter(Formatter):
         if not color:
             carets = "^" * max(cell_len(span), 1)
             console.print(Text(INDENT + " " * cell_len(before) + carets), no_wrap=True)
-        suggestion = suggestion_text(finding, doc.document.text)
+        suggestion = suggestion_text(finding, doc.document)
         if suggestion is not None:
             console.print(Text(f"{INDENT}→ {one_line(suggestion)}", style="green"))

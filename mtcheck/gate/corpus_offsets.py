@@ -149,6 +149,15 @@ def _positions(segment: Segment, file_text: str) -> int | list[int]:
     return [start + p for p in positions]
 
 
+def escaped_view(segment: Segment, file_text: str) -> tuple[int, int, list[int]] | None:
+    """Where an escaped segment sits in its file (raw start, raw end) and the raw index of each of
+    its characters (plus its end); None when the file holds it verbatim or it cannot be found."""
+    positions = _positions(segment, file_text)
+    if isinstance(positions, int) or not positions:
+        return None
+    return positions[0], positions[-1], positions
+
+
 def raw_offsets(segment: Segment, file_text: str, offsets: Sequence[int]) -> list[int]:
     """Map offsets within ``segment.text`` to offsets in its file's text.
 

@@ -14,6 +14,7 @@ documents are the corpus files, so every output format points at real files, lin
 
 from __future__ import annotations
 
+import bisect
 import math
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -35,7 +36,7 @@ from mtcheck.findings import (
 from mtcheck.fluency.decode import document_fluency
 from mtcheck.gate.cache import CacheStats, CheckResult, ResultCache
 from mtcheck.gate.corpus import Corpus, CorpusDocument, Segment
-from mtcheck.gate.corpus_offsets import encode_replacement, raw_offsets
+from mtcheck.gate.corpus_offsets import encode_replacement, escaped_view, raw_offsets
 
 LOWEST_CHRF_SHOWN = 10
 Progress = Callable[[int], None]  # called with the number of documents just finished
@@ -231,8 +232,24 @@ def run_gate(
 # --------------------------------------------------------------------------- back to the files
 
 
+@dataclass
 class AnchoredDocument(Document):
-    """A corpus file as a Document: sentences are the checked sentences, placed in the file's text."""
+    """A corpus file as a Document: sentences are the checked sentences, placed in the file's text.
+
+    ``escaped`` holds, for each segment stored escaped (JSON, quoted CSV), its raw start and end in
+    the file, its text, and the raw index of each of its characters: excerpts within it read as the
+    text that was checked, not as ``\\u201c`` escapes, while line:col still point into the file.
+    """
+
+    escaped: tuple[tuple[int, int, str, list[int]], ...] = ()
+
+    def excerpt(self, start: int, end: int) -> str:
+        index = bisect.bisect_right(self.escaped, (start, float("inf"))) - 1
+        if index >= 0:
+            raw_start, raw_end, text, positions = self.escaped[index]
+            if raw_start <= start <= end <= raw_end:
+                return text[bisect.bisect_left(positions, start) : bisect.bisect_left(positions, end)]
+        return self.text[start:end]
 
 
 @dataclass
@@ -257,8 +274,12 @@ def anchored_report(run: GateRun) -> Report:
             index, start, end = document.locate(score.start, score.end)
             per_segment[id(document.segments[index])][2].append(SentenceScore(start, end, score.fluency, label=score.label))
 
+    escaped: dict[str, list[tuple[int, int, str, list[int]]]] = {name: [] for name in run.corpus.files}
     for segment, findings, sentences in per_segment.values():
         file_text = texts[segment.file]
+        view = escaped_view(segment, file_text) if findings else None
+        if view is not None:
+            escaped[segment.file].append((view[0], view[1], segment.text, view[2]))
         offsets = [o for f in findings for o in (f.start, f.end)] + [o for s in sentences for o in (s.start, s.end)]
         offsets += [0, len(segment.text)]
         mapped = iter(raw_offsets(segment, file_text, offsets))
@@ -287,7 +308,7 @@ def anchored_report(run: GateRun) -> Report:
         scored = [s.fluency for s in parts.sentences if s.fluency is not None]
         documents.append(
             DocumentReport(
-                AnchoredDocument(text=text, source=name, paragraphs=tuple(paragraphs)),
+                AnchoredDocument(text=text, source=name, paragraphs=tuple(paragraphs), escaped=tuple(sorted(escaped[name]))),
                 in_text_order(parts.findings),
                 sorted(parts.sentences, key=lambda s: (s.start, s.end)),
                 document_fluency(scored),

@@ -151,8 +151,9 @@ def test_sigterm_during_a_write_leaves_the_old_file_and_no_temp(tmp_path) -> Non
     ],
 )
 def test_a_suggestion_reads_as_what_to_do(text: str, span: tuple[int, int], suggestion: str | None, reads: str | None) -> None:
+    from mtcheck.document import Document
     from mtcheck.findings import Finding, Severity
     from mtcheck.formats.base import suggestion_text
 
     finding = Finding("X001", "x", Severity.INFO, span[0], span[1], "message", suggestion)
-    assert suggestion_text(finding, text) == reads
+    assert suggestion_text(finding, Document(text)) == reads

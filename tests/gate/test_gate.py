@@ -335,3 +335,20 @@ def test_pre_commit_hooks_run_real_commands(text_corpus: Path) -> None:
         else:
             result = CliRunner().invoke(main, [command, *options, *files])
         assert result.exit_code in (0, 1), result.output
+
+
+def test_excerpts_read_as_the_checked_text_while_places_point_into_the_file(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    write_jsonl(tmp_path / "escaped.jsonl", [{"id": "1", "text": "He said “the the talks ended.” Then he left."}])
+    assert "\\u201c" in (tmp_path / "escaped.jsonl").read_text()  # the file holds escapes
+    line = (tmp_path / "escaped.jsonl").read_text().splitlines()[0]
+    column = line.index(" the talks") + 1
+    text = invoke("escaped.jsonl", "--no-lm", "--format", "text").output
+    assert f"escaped.jsonl:1:{column}  R003" in text
+    assert "He said “the the talks ended.”" in text and "\\u201c" not in text
+    invoke("escaped.jsonl", "--no-lm", "-o", "report.json")
+    report = json.loads((tmp_path / "report.json").read_text())
+    (finding,) = report["documents"][0]["findings"]
+    assert finding["text"] == " the" and (finding["line"], finding["column"]) == (1, column)
+    markdown = invoke("escaped.jsonl", "--no-lm", "--format", "markdown").output
+    assert "\\u201c" not in markdown
