@@ -135,7 +135,8 @@ def test_rules_lists_every_code():
 def test_rules_with_codes_explain_those_rules_in_full():
     result = run("rules", "S004", "g001")
     assert result.exit_code == 0
-    assert result.output.index("G001 orphan-attribution") < result.output.index("S004 non-word")
+    assert result.output.index("S004 non-word") < result.output.index("G001 orphan-attribution")  # as asked
+    assert "``" not in result.output  # examples are shown as text, not reST literals
     assert "Bad:" in result.output and "Good:" in result.output and "Q001" not in result.output
 
 
@@ -176,3 +177,27 @@ def test_every_subcommand_is_registered():
     result = run("--help")
     for command in ("check", "rules", "calibrate", "gate", "serve"):
         assert command in result.output
+
+
+@pytest.mark.parametrize("command", [[], ["check"], ["gate"], ["serve"], ["calibrate"], ["rules"], ["train"]])
+def test_help_texts_show_no_markup(command: list[str]) -> None:
+    result = run(*command, "--help")
+    assert result.exit_code == 0 and "`" not in result.output, result.output
+
+
+def test_rules_are_explained_in_the_order_asked() -> None:
+    output = run("rules", "S004", "Q", "S004").output
+    codes = [line.split()[0] for line in output.splitlines() if line[:1].isupper() and line[1:4].isdigit()]
+    assert codes[0] == "S004" and codes[1:] == sorted(codes[1:]) and codes.count("S004") == 1
+    assert all(code.startswith("Q") for code in codes[1:])
+
+
+def test_a_folder_that_is_not_a_model_is_one_line(tmp_path) -> None:
+    (tmp_path / "weights.gguf").write_bytes(b"")
+    article = tmp_path / "a.txt"
+    article.write_text("A short article.\n")
+    result = subprocess.run([sys.executable, "-m", "mtcheck", "check", "--model", str(tmp_path), str(article)],
+                            capture_output=True, text=True)
+    assert result.returncode == 2
+    assert result.stderr.strip().count("\n") == 0
+    assert "has no config.json" in result.stderr and "weights.gguf" in result.stderr

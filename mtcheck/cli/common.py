@@ -14,12 +14,13 @@ import click
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 DEVICES = click.Choice(["auto", "cpu", "cuda", "mps"])
-WEIGHTS_HELP = "Detector weights from `mtcheck train` (default: the packaged ones, trained for the packaged model)."
+WEIGHTS_HELP = "Detector weights from 'mtcheck train' (default: the packaged ones, trained for the packaged model)."
 
 
 def fail(message: str) -> None:
-    """One line on stderr, exit 2."""
-    click.echo(f"mtcheck: error: {message}", err=True)
+    """One line on stderr, exit 2 (a message that a library made several lines long is cut to its first)."""
+    lines = str(message).strip().splitlines() or [""]
+    click.echo(f"mtcheck: error: {lines[0]}" + (" …" if len(lines) > 1 else ""), err=True)
     sys.exit(EXIT_USAGE)
 
 
@@ -97,7 +98,7 @@ lm_options = _apply([
     click.option("--gguf-file", default=None, help="GGUF file name inside --model's folder."),
     click.option("--device", type=DEVICES, default=None, help="Where the LM runs."),
     click.option("--thresholds", type=click.Path(dir_okay=False, path_type=Path), default=None,
-                 help="Fluency thresholds written by `mtcheck calibrate`."),
+                 help="Fluency thresholds written by 'mtcheck calibrate'."),
     click.option("--weights", type=click.Path(dir_okay=False, path_type=Path), default=None, help=WEIGHTS_HELP),
 ])
 

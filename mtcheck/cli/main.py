@@ -192,7 +192,9 @@ def list_rules(codes: tuple[str, ...], fmt: str) -> None:
         unknown = [code for code in wanted if not any(c.startswith(code) for c, _ in rules)]
         if unknown:
             fail(f"no rule has the code {unknown[0]!r} (`mtcheck rules` lists them)")
-        rules = [(code, cls) for code, cls in rules if code.startswith(wanted)]
+        # in the order asked ("S004 Q": S004 first), each rule once
+        chosen = {code: cls for prefix in wanted for code, cls in rules if code.startswith(prefix)}
+        rules = list(chosen.items())
     if fmt == "json":
         import json
 
@@ -211,13 +213,13 @@ def list_rules(codes: tuple[str, ...], fmt: str) -> None:
         if index:
             click.echo()
         click.echo(f"{code} {cls.slug} ({cls.family()}, default severity {cls.severity})\n")
-        click.echo(cls.description())
+        click.echo(cls.description().replace("``", ""))  # the docstring's reST literals, shown as plain text
 
 
 @main.command()
 @click.argument("files", nargs=-1, required=True)
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
-              help="Where to write the thresholds JSON (point `thresholds` in the config at it).")
+              help="Where to write the thresholds JSON (point 'thresholds' in the config at it).")
 @click.option("--span-rate", type=click.FloatRange(0.01, 50), default=0.2, show_default=True,
               help="Allowed F001 warnings per 100 clean sentences.")
 @click.option("--sentence-rate", type=click.FloatRange(0.01, 50), default=0.1, show_default=True,
@@ -256,7 +258,7 @@ def calibrate(files, output, span_rate, sentence_rate, model, gguf_file, weights
 @main.command(context_settings={"ignore_unknown_options": True, "help_option_names": []})
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 def train(args) -> None:
-    """Train detector weights on the dev data (options: `mtcheck train --help`)."""
+    """Train detector weights on the dev data (options: 'mtcheck train --help')."""
     from mtcheck.fluency.train import main as train_main
 
     sys.exit(train_main(list(args), prog="mtcheck train"))

@@ -75,7 +75,7 @@ def is_loopback(host: str) -> bool:
 @click.option("--gguf-file", default=None, help="GGUF file name inside --model's folder.")
 @click.option("--device", type=DEVICES, default=None, help="Where the LM runs.")
 @click.option("--thresholds", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Fluency thresholds written by `mtcheck calibrate`.")
+              help="Fluency thresholds written by 'mtcheck calibrate'.")
 @click.option("--weights", type=click.Path(dir_okay=False, path_type=Path), default=None, help=WEIGHTS_HELP)
 @click.option("--log-level", type=click.Choice(["critical", "error", "warning", "info", "debug"]), default="info",
               show_default=True)

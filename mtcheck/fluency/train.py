@@ -277,7 +277,7 @@ def _per_document(
 
 def parse_args(argv: Sequence[str] | None = None, prog: str | None = None) -> argparse.Namespace:
     defaults = Settings()
-    parser = argparse.ArgumentParser(prog=prog, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__.replace("``", "'"), formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=Path("detector.safetensors"))
     parser.add_argument("--work", type=Path, default=Path(".mtcheck-train"), help="checkpoints (resumable)")
     parser.add_argument("--model", default=None, help="backbone (default: the packaged SmolLM2)")

@@ -400,6 +400,10 @@ def _local_identity(local: Path) -> str:
 
 def _load_hf(name_or_path: str, device: str, dtype: Any) -> LoadedModel:
     local = Path(name_or_path).expanduser()
+    if local.is_dir() and not (local / "config.json").is_file():
+        ggufs = sorted(p.name for p in local.glob("*.gguf"))
+        hint = f" (it holds {ggufs[0]}: give that file as the model)" if ggufs else ""
+        raise ModelNotFoundError(f"{local} is not a model folder: it has no config.json{hint}")
     if local.is_dir():
         light = _try_light(local.resolve(), device, dtype, _local_identity(local))
         if light is not None:
