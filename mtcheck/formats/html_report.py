@@ -154,6 +154,17 @@ def _shades(doc: DocumentReport) -> dict[tuple[int, int], tuple[float, float]]:
     return {(s, e): (f, (high - f) / spread) for s, e, f in scored}
 
 
+def _grouped(items: list[Numbered]) -> list[list[Numbered]]:
+    """Findings of one rule on the same words with the same message and fix, as one entry with
+    several places (in the order they first appear): "XI" twenty times is one entry, not twenty."""
+    groups: dict[tuple, list[Numbered]] = {}
+    for item in items:
+        f = item.finding
+        words = " ".join(item.doc.document.excerpt(f.start, f.end).split())
+        groups.setdefault((f.code, f.severity, words, f.message, f.suggestion), []).append(item)
+    return list(groups.values())
+
+
 @dataclass
 class Numbered:
     number: int
@@ -373,19 +384,23 @@ class HtmlFormatter(Formatter):
             out.append('<p class="muted">No findings.</p></aside>')
             return "\n".join(out)
         out.append("<ol>")
-        for item in items:
-            f = item.finding
-            line, column = item.doc.document.line_col(f.start)
-            quote = item.doc.document.text[f.start : f.end]
-            quote = " ".join(quote.split())
+        for group in _grouped(items):
+            item, f = group[0], group[0].finding
+            document = item.doc.document
+            quote = " ".join(document.excerpt(f.start, f.end).split())
             if len(quote) > MAX_LIST_QUOTE:
                 quote = quote[: MAX_LIST_QUOTE - 1] + "…"
-            suggestion = suggestion_text(f, item.doc.document)
+            suggestion = suggestion_text(f, document)
+            where = [":".join(map(str, document.line_col(g.finding.start))) for g in group]
+            head = (f'<span class="badge sev-{item.severity}">{item.label()}</span> '
+                    f'<code>{esc(f.code)}</code> <span class="slug">{esc(f.slug)}</span> ')
+            if len(group) == 1:
+                head = f'<a href="#{item.anchor}">{head}<span class="loc">{where[0]}</span></a>'
+            else:
+                links = ", ".join(f'<a href="#{g.anchor}" class="loc">{w}</a>' for g, w in zip(group, where))
+                head += f'<span class="places">{len(group)} places: {links}</span>'
             out.append(
-                f'<li class="sev-{item.severity}" {item.data_attributes()}>'
-                f'<a href="#{item.anchor}"><span class="badge sev-{item.severity}">{item.label()}</span> '
-                f'<code>{esc(f.code)}</code> <span class="slug">{esc(f.slug)}</span> '
-                f'<span class="loc">{line}:{column}</span></a>'
+                f'<li class="sev-{item.severity}" {item.data_attributes()}>{head}'
                 f'<p class="msg">{esc(f.message)}</p>'
                 + (f'<p class="quote"><q>{esc(quote)}</q></p>' if quote else "")
                 + (f'<p class="fix">→ {esc(suggestion)}</p>' if suggestion is not None else "")

@@ -131,6 +131,7 @@
       summary += ` Fluency ${label}${doc.fluency.toFixed(2)} (1 reads fluently, 0 is garbled).`;
     }
     $("summary").textContent = summary;
+    groupFindings(findings);
     renderText(text, findings);
     renderList(findings);
     results.hidden = false;
@@ -153,7 +154,7 @@
     mark.tabIndex = 0;
     mark.dataset.findings = covering.join(" ");
     // Screen readers get the findings' full entries in the list as the description.
-    mark.setAttribute("aria-describedby", covering.map((i) => `finding-${i}`).join(" "));
+    mark.setAttribute("aria-describedby", [...new Set(covering.map((i) => `finding-${groupFirst[i]}`))].join(" "));
     if (pieceText === "") {
       mark.classList.add("insert");
       mark.textContent = "‸";
@@ -208,8 +209,30 @@
     rendered.replaceChildren(fragment);
   }
 
+  // Findings of one rule on the same words with the same message and fix are one entry with
+  // several places ("XI" twenty times is one entry), as in the HTML report (formats/html_report.py).
+  let groupFirst = [];
+  function groupFindings(findings) {
+    const firstOf = new Map();
+    groupFirst = findings.map((f, i) => {
+      const key = [f.code, f.severity, (f.text || "").split(/\s+/).join(" "), f.message, f.suggestion].join("\u0000");
+      if (!firstOf.has(key)) firstOf.set(key, i);
+      return firstOf.get(key);
+    });
+  }
+
+  function jumpTo(i) {
+    const mark = rendered.querySelector(`mark.flag[data-first~="${i}"]`);
+    if (!mark) return;
+    mark.scrollIntoView({ block: "center" });
+    mark.focus();
+  }
+
   function renderList(findings) {
-    const items = findings.map((finding, i) => {
+    const firsts = findings.map((_, i) => i).filter((i) => groupFirst[i] === i);
+    const items = firsts.map((i) => {
+      const finding = findings[i];
+      const places = findings.map((_, j) => j).filter((j) => groupFirst[j] === i);
       const sev = SEVERITIES[finding.severity] || SEVERITIES.info;
       const item = element("li", `finding sev-${finding.severity}`);
       item.id = `finding-${i}`;
@@ -221,7 +244,8 @@
         " ",
         element("span", "slug", finding.slug),
         " ",
-        element("span", "where", `line ${finding.line}, column ${finding.column}`),
+        element("span", "where", places.length === 1 ? `line ${finding.line}, column ${finding.column}`
+          : `${places.length} places`),
       );
       const quote = element("p", "quote");
       quote.append("Flagged: ", element("q", null, finding.text || "(a missing character)"));
@@ -232,15 +256,22 @@
         line.append(element("strong", null, suggestion));
         item.append(line);
       }
-      const jump = element("button", "jump", "Show in text");
-      jump.type = "button";
-      jump.addEventListener("click", () => {
-        const mark = rendered.querySelector(`mark.flag[data-first~="${i}"]`);
-        if (!mark) return;
-        mark.scrollIntoView({ block: "center" });
-        mark.focus();
+      if (places.length === 1) {
+        const jump = element("button", "jump", "Show in text");
+        jump.type = "button";
+        jump.addEventListener("click", () => jumpTo(i));
+        item.append(jump);
+        return item;
+      }
+      const where = element("p", "places", "Show in text: ");
+      places.forEach((j, k) => {
+        const jump = element("button", "jump", `${findings[j].line}:${findings[j].column}`);
+        jump.type = "button";
+        jump.setAttribute("aria-label", `line ${findings[j].line}, column ${findings[j].column}`);
+        jump.addEventListener("click", () => jumpTo(j));
+        where.append(k ? " " : "", jump);
       });
-      item.append(jump);
+      item.append(where);
       return item;
     });
     findingsList.replaceChildren(...items);

@@ -226,3 +226,16 @@ def test_nest_splits_crossing_intervals() -> None:
     intervals = [Interval(2, 0, 4, 1, "<a>", "</a>"), Interval(2, 2, 6, 2, "<b>", "</b>", "<b2>")]
     assert nest("abcdef", intervals, []) == "<a>ab<b>cd</b></a><b2>ef</b>"
     assert nest("ab&", [], [(3, "<i/>"), (0, "<s/>")]) == html.escape("ab&").join(["<s/>", "<i/>"])
+
+
+def test_repeated_findings_of_one_rule_on_one_word_are_one_list_entry() -> None:
+    from mtcheck import Checker
+    from mtcheck.config import Config
+
+    text = "China said President Xi met Putin in Moscow on Friday. Later, officials said XI was pleased. Reporters said XI flew home."
+    out = render(Checker(Config(lm=False)).check(text, "xi.txt"), "html")
+    side_list = out[out.index('<aside class="finding-list"') :]
+    entries = [chunk for chunk in side_list[: side_list.index("</aside>")].split("<li ")[1:] if "C001" in chunk]
+    assert len(entries) == 1 and "2 places:" in entries[0]
+    assert 'href="#finding-1"' in entries[0] and 'href="#finding-2"' in entries[0]  # each place links to its mark
+    assert out.count('<mark class="finding') == 2

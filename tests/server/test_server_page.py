@@ -208,3 +208,19 @@ def test_overlapping_and_zero_width_spans_render_in_order(browser, server):
     WebDriverWait(browser, 5).until(lambda d: tip.is_displayed())
     assert "First." in tip.text and "Second." in tip.text
     assert "Suggestion: insert “,”" in browser.find_element(By.ID, "finding-2").text
+
+
+def test_repeated_findings_of_one_rule_on_one_word_are_one_entry(browser, server):
+    open_page(browser, server)
+    paste_and_check(browser, "China said President Xi met Putin in Moscow on Friday. Later, officials said XI "
+                             "was pleased. Reporters said XI flew home.")
+    items = browser.find_elements(By.CSS_SELECTOR, "#findings li.finding")
+    marks = browser.find_elements(By.CSS_SELECTOR, "#rendered mark.flag")
+    assert len(marks) == 2 and len(items) == 1  # two places, one entry
+    assert "2 places" in items[0].text and "C001" in items[0].text
+    places = items[0].find_elements(By.CSS_SELECTOR, "button.jump")
+    assert [p.text for p in places] == ["1:78", "1:109"]
+    places[1].click()
+    assert browser.switch_to.active_element == marks[1]
+    # Both marks are described by the one entry.
+    assert {m.get_attribute("aria-describedby") for m in marks} == {items[0].get_attribute("id")}
