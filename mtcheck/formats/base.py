@@ -169,6 +169,21 @@ def suggestion_text(finding: Finding, document: Document) -> str | None:
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x84\x86-\x9f\ud800-\udfff\ufffe\uffff]")
 
 
+def corrected_text(doc: DocumentReport) -> tuple[str, int]:
+    """The document's text with every suggestion applied (where two overlap, the first in the
+    text wins), and how many were applied: what "copy corrected text" copies."""
+    text = doc.document.text
+    pieces, cursor, applied = [], 0, 0
+    for finding in in_text_order(doc.findings):
+        if finding.suggestion is None or finding.start < cursor:
+            continue
+        pieces += [text[cursor : finding.start], finding.suggestion]
+        cursor = finding.end
+        applied += 1
+    pieces.append(text[cursor:])
+    return "".join(pieces), applied
+
+
 def visible_controls(text: str) -> str:
     """Replace characters XML and HTML cannot carry (C0/C1 controls, lone surrogates) one for one."""
 

@@ -18,6 +18,7 @@ from mtcheck.findings import DocumentReport, Finding, Report, Severity
 from mtcheck.formats.base import (
     SEVERITY_ICONS,
     Formatter,
+    corrected_text,
     RenderOptions,
     display_source,
     family_of,
@@ -315,11 +316,21 @@ class HtmlFormatter(Formatter):
         meta += [f"{counts[str(s)]} {s}" for s in sorted(Severity, reverse=True) if counts[str(s)]]
         if doc.fluency is not None:
             meta.append(f"fluency {doc.fluency:.3f}" + (f" ({doc.fluency_label})" if doc.fluency_label else ""))
+        corrected, fixes = corrected_text(doc)
+        # Hidden until report.js can copy it: the report reads the same without the script.
+        copy = (
+            f'<p class="corrected"><button type="button" class="copy-corrected" data-source="corrected-{index}" hidden>'
+            f'Copy corrected text ({pluralize(fixes, "suggestion")} applied)</button> '
+            f'<span class="copy-status" aria-live="polite"></span>'
+            f'<textarea id="corrected-{index}" class="corrected-text" readonly hidden>{esc(corrected)}</textarea></p>'
+            if fixes else ""
+        )
         return "\n".join(
             [
                 f'<section class="document" id="doc-{index}" aria-labelledby="doc-{index}-title">',
                 f'<h2 id="doc-{index}-title">{esc(display_source(doc.source))}</h2>',
                 f'<p class="doc-meta">{esc(" · ".join(meta))}</p>',
+                copy,
                 '<div class="doc-layout">',
                 f'<article class="text" lang="en" aria-label="Text of {esc(display_source(doc.source))}">',
                 self._article(doc, items),
@@ -400,7 +411,7 @@ class HtmlFormatter(Formatter):
                 links = ", ".join(f'<a href="#{g.anchor}" class="loc">{w}</a>' for g, w in zip(group, where))
                 head += f'<span class="places">{len(group)} places: {links}</span>'
             out.append(
-                f'<li class="sev-{item.severity}" {item.data_attributes()}>{head}'
+                f'<li class="sev-{item.severity}" {item.data_attributes()} data-places="{len(group)}">{head}'
                 f'<p class="msg">{esc(f.message)}</p>'
                 + (f'<p class="quote"><q>{esc(quote)}</q></p>' if quote else "")
                 + (f'<p class="fix">→ {esc(suggestion)}</p>' if suggestion is not None else "")

@@ -18,12 +18,30 @@
   }
   document.addEventListener("focusin", reset);
   document.addEventListener("mouseover", reset);
+  // "Copy corrected text": the text with every suggestion applied (made when the report was written).
+  document.querySelectorAll("button.copy-corrected").forEach(function (button) {
+    var source = document.getElementById(button.getAttribute("data-source"));
+    var status = button.parentNode.querySelector(".copy-status");
+    button.hidden = false;
+    button.addEventListener("click", function () {
+      function done(ok) { status.textContent = ok ? "Copied." : "Could not copy: select the text below."; }
+      if (navigator.clipboard && navigator.clipboard.writeText) {
+        navigator.clipboard.writeText(source.value).then(function () { done(true); }, function () {
+          source.hidden = false; source.select(); done(document.execCommand("copy"));
+        });
+      } else {
+        source.hidden = false; source.select(); done(document.execCommand("copy"));
+      }
+    });
+  });
   if (!form) return;
   form.hidden = false;
   var boxes = form.querySelectorAll("input[data-filter]");
   var fluency = document.getElementById("show-fluency");
   var status = document.getElementById("filter-status");
   var items = document.querySelectorAll(".finding-list li[data-severity]");
+  var total = 0;
+  items.forEach(function (li) { total += Number(li.getAttribute("data-places") || 1); });
   var marks = document.querySelectorAll("mark.finding[data-severity]");
 
   function apply() {
@@ -38,7 +56,7 @@
     items.forEach(function (li) {
       var hide = hidden(li);
       li.classList.toggle("off", hide);
-      if (!hide) shown += 1;
+      if (!hide) shown += Number(li.getAttribute("data-places") || 1);
     });
     marks.forEach(function (mark) {
       var hide = hidden(mark);
@@ -46,7 +64,7 @@
       if (mark.id) mark.tabIndex = hide ? -1 : 0;
     });
     if (fluency) document.body.classList.toggle("hide-fluency", !fluency.checked);
-    if (status) status.textContent = "Showing " + shown + " of " + items.length + " findings.";
+    if (status) status.textContent = "Showing " + shown + " of " + total + " findings.";
   }
   form.addEventListener("change", apply);
   form.addEventListener("submit", function (event) { event.preventDefault(); });

@@ -170,7 +170,7 @@ def test_zero_length_finding_is_an_insertion_mark(make) -> None:
     page = parse(out)
     assert page.marked.get("1", "") == ""
     assert re.search(r'without end<mark class="finding sev-warning insertion" id="finding-1"', out)
-    assert out.index('id="finding-1"') < out.index("</p>", out.index("without end"))  # inside the paragraph
+    assert out.index('id="finding-1"') < out.index("</p>", out.index("without end", out.index("<article")))  # inside the paragraph
 
 
 def test_multiple_documents_get_sections_and_unique_ids(multi: Report) -> None:
@@ -239,3 +239,19 @@ def test_repeated_findings_of_one_rule_on_one_word_are_one_list_entry() -> None:
     assert len(entries) == 1 and "2 places:" in entries[0]
     assert 'href="#finding-1"' in entries[0] and 'href="#finding-2"' in entries[0]  # each place links to its mark
     assert out.count('<mark class="finding') == 2
+
+
+def test_copy_corrected_text_holds_the_text_with_every_suggestion_applied() -> None:
+    import re
+
+    from mtcheck import Checker
+    from mtcheck.config import Config
+
+    text = "Farmers said the the harvest was late. . Prices rose.\n\nNo fix here."
+    out = render(Checker(Config(lm=False)).check(text, "fix.txt"), "html")
+    button = re.search(r'<button type="button" class="copy-corrected"[^>]*hidden>([^<]*)</button>', out)
+    assert button and "2 suggestions applied" in button.group(1)  # shown by report.js, absent without it
+    stored = re.search(r'<textarea id="corrected-1" class="corrected-text" readonly hidden>(.*?)</textarea>', out, re.S)
+    assert html.unescape(stored.group(1)) == "Farmers said the harvest was late. Prices rose.\n\nNo fix here."
+    clean = render(Checker(Config(lm=False)).check("Nothing to fix here.", "clean.txt"), "html")
+    assert "copy-corrected" not in clean.split("<body", 1)[1].split("<script", 1)[0]
