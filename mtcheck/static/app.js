@@ -119,6 +119,35 @@
     }
   }
 
+  // The text with every suggestion applied; where two overlap, the first in the text wins
+  // (the same as the HTML report: mtcheck.formats.base.corrected_text).
+  function correctedText(text, findings) {
+    const units = codePointUnits(text);
+    const at = (offset) => units[Math.min(offset, units.length - 1)];
+    const fixes = findings.filter((f) => f.suggestion !== null && f.suggestion !== undefined)
+      .map((f) => ({ start: at(f.start), end: at(f.end), suggestion: f.suggestion }))
+      .sort((a, b) => a.start - b.start || a.end - b.end);
+    let out = "", cursor = 0, applied = 0;
+    for (const fix of fixes) {
+      if (fix.start < cursor) continue;
+      out += text.slice(cursor, fix.start) + fix.suggestion;
+      cursor = fix.end;
+      applied += 1;
+    }
+    return { text: out + text.slice(cursor), applied };
+  }
+
+  const copyButton = $("copy-corrected");
+  let corrected = null;
+  copyButton.addEventListener("click", async () => {
+    try {
+      await navigator.clipboard.writeText(corrected.text);
+      $("copy-status").textContent = "Copied.";
+    } catch (error) {
+      $("copy-status").textContent = `Could not copy: ${error.message}`;
+    }
+  });
+
   function show(text, report) {
     const doc = report.documents[0];
     const findings = doc.findings;
@@ -132,6 +161,10 @@
     }
     $("summary").textContent = summary;
     groupFindings(findings);
+    corrected = correctedText(text, findings);
+    copyButton.hidden = corrected.applied === 0;
+    copyButton.textContent = `Copy corrected text (${plural(corrected.applied, "suggestion")} applied)`;
+    $("copy-status").textContent = "";
     renderText(text, findings);
     renderList(findings);
     results.hidden = false;

@@ -224,3 +224,19 @@ def test_repeated_findings_of_one_rule_on_one_word_are_one_entry(browser, server
     assert browser.switch_to.active_element == marks[1]
     # Both marks are described by the one entry.
     assert {m.get_attribute("aria-describedby") for m in marks} == {items[0].get_attribute("id")}
+
+
+def test_copy_corrected_text_applies_every_suggestion(browser, server):
+    open_page(browser, server)
+    browser.execute_cdp_cmd("Browser.grantPermissions", {
+        "origin": server.url, "permissions": ["clipboardReadWrite", "clipboardSanitizedWrite"]})
+    paste_and_check(browser, "Fans 🎉 said the the harvest was late. . Prices rose.\n\nNo fix here.")
+    button = browser.find_element(By.ID, "copy-corrected")
+    assert button.is_displayed() and button.text == "Copy corrected text (2 suggestions applied)"
+    button.click()
+    WebDriverWait(browser, 5).until(lambda d: d.find_element(By.ID, "copy-status").text)
+    assert browser.find_element(By.ID, "copy-status").text == "Copied."
+    copied = browser.execute_async_script("navigator.clipboard.readText().then(arguments[0], (e) => arguments[0]('error: ' + e));")
+    assert copied == "Fans 🎉 said the harvest was late. Prices rose.\n\nNo fix here."
+    paste_and_check(browser, "Nothing to fix here.")
+    assert not browser.find_element(By.ID, "copy-corrected").is_displayed()
