@@ -156,8 +156,9 @@
     let summary = `${plural(findings.length, "finding")}: ${counts.error} error, ${counts.warning} warning, ` +
       `${counts.info} info in ${plural(report.summary.sentences, "sentence")}.`;
     if (doc.fluency !== null && doc.fluency !== undefined) {
-      const label = doc.fluency_label ? `${doc.fluency_label}: ` : "";
-      summary += ` Fluency ${label}${doc.fluency.toFixed(2)} (1 reads fluently, 0 is garbled).`;
+      // The words come from thresholds fitted on clean text; the number runs from 0 (garbled) to 1 (fluent).
+      const label = doc.fluency_label ? ` (${doc.fluency_label})` : "";
+      summary += ` Fluency ${doc.fluency.toFixed(2)}${label}, on a scale from 0 (garbled) to 1 (fluent).`;
     }
     $("summary").textContent = summary;
     groupFindings(findings);
