@@ -308,6 +308,7 @@
       item.append(where);
       return item;
     });
+    if (!items.length) items.push(element("li", "none", "No findings."));
     findingsList.replaceChildren(...items);
   }
 

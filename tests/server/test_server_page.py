@@ -145,6 +145,7 @@ def test_ctrl_enter_checks_and_clean_text_says_so(browser, server):
     WebDriverWait(browser, 10).until(lambda d: d.find_element(By.ID, "status").text.startswith("Done"))
     assert browser.find_element(By.ID, "status").text == "Done: no findings."
     assert browser.find_elements(By.CSS_SELECTOR, "#rendered mark") == []
+    assert browser.find_element(By.ID, "findings").text == "No findings."
 
 
 def test_file_is_read_in_the_browser_and_checked(browser, server, tmp_path):
