@@ -92,11 +92,19 @@ def _documents(count: int) -> list[Any]:
     return [Document.parse(text) for text in sample_paragraphs() + news_paragraphs(count)]
 
 
-def _detector() -> Any:
+def _config(spec: dict[str, Any]) -> Any:
+    """The configuration a worker checks with: the packaged model, or --model/--weights."""
     from mtcheck.config import Config
+
+    backbone = spec.get("backbone") or {}
+    return Config(device="cpu", model=backbone.get("model"),
+                  weights=Path(backbone["weights"]) if backbone.get("weights") else None)
+
+
+def _detector(spec: dict[str, Any]) -> Any:
     from mtcheck.fluency.detector import Detector
 
-    return Detector.from_config(Config(device="cpu"))
+    return Detector.from_config(_config(spec))
 
 
 def worker_detector(spec: dict[str, Any]) -> dict[str, Any]:
@@ -105,7 +113,7 @@ def worker_detector(spec: dict[str, Any]) -> dict[str, Any]:
 
     from mtcheck.fluency.align import rows
 
-    detector = _detector()
+    detector = _detector(spec)
     documents = _documents(spec["paragraphs"])
     tokens = sum(len(r.ids) for d in documents for r in rows(d, detector.backbone.tokenize, detector.backbone.start_id))
     detector.probabilities(documents[:2])  # warm up
@@ -123,7 +131,7 @@ def worker_naive(spec: dict[str, Any]) -> dict[str, Any]:
 
     from mtcheck.fluency.align import rows
 
-    detector = _detector()
+    detector = _detector(spec)
     model = detector.backbone.loaded.model  # transformers' model on the same weights
     depth = detector.weights.shape.depth
     documents = _documents(spec["paragraphs"])
@@ -152,10 +160,7 @@ def worker_naive(spec: dict[str, Any]) -> dict[str, Any]:
 def flop_per_token(detector: Any) -> float:
     """2 x the multiply-adds of one token through the frozen layers, the trained layers, the GRU and the head."""
     engine, shape = detector.backbone.engine, detector.weights.shape
-    per_layer = sum(
-        int(getattr(p, "keywords", {}).get("weight", getattr(p, "weight", None)).numel())
-        for p in engine.layers[0][2:6] + engine.layers[0][8:11]
-    )
+    per_layer = engine.layer_weights
     trained = sum(p.numel() for p in detector.net.parameters())
     return 2.0 * (per_layer * shape.depth + trained)
 
@@ -163,11 +168,10 @@ def flop_per_token(detector: Any) -> float:
 def worker_warm(spec: dict[str, Any]) -> dict[str, Any]:
     """A reused Checker on the sample: the first call, then the median of the next ones."""
     from mtcheck import Checker
-    from mtcheck.config import Config
 
     text = SAMPLE.read_text(encoding="utf-8")
     began = time.perf_counter()
-    checker = Checker(Config(device="cpu"))
+    checker = Checker(_config(spec))
     checker.fluency  # noqa: B018 (loads the model)
     load = time.perf_counter() - began
     times = []
@@ -322,13 +326,15 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
     results: dict[str, Any] = {"cpu": cpu_name(), "cores": os.cpu_count(), "python": platform.python_version(),
                                "loadavg_before": loadavg()}
     rounds = args.rounds or (1 if args.quick else 3)
+    backbone = {"model": args.model, "weights": str(args.weights) if args.weights else None}
+    results["backbone"] = backbone
     paragraphs = 40 if args.quick else 200
     work = Path(tempfile.mkdtemp(prefix="mtcheck-bench-"))
     say(f"detector tokens/s: naive baseline and mtcheck, {rounds} alternating round(s) …")
     naive, ours = [], []
     for round_ in range(rounds):
-        naive.append(run_worker("naive", {"paragraphs": paragraphs, "save": str(work / f"naive{round_}.npz")}))
-        ours.append(run_worker("detector", {"paragraphs": paragraphs, "save": str(work / f"ours{round_}.npz")}))
+        naive.append(run_worker("naive", {"paragraphs": paragraphs, "save": str(work / f"naive{round_}.npz"), "backbone": backbone}))
+        ours.append(run_worker("detector", {"paragraphs": paragraphs, "save": str(work / f"ours{round_}.npz"), "backbone": backbone}))
     naive_rate = median([r["tokens_per_s"] for r in naive])
     our_rate = median([r["tokens_per_s"] for r in ours])
     results["tokens_per_s"] = {
@@ -340,8 +346,9 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
     results["flop_per_token"] = {"detector": flop, "limit": FLOP_LIMIT, "share_of_limit": flop / FLOP_LIMIT}
     say("sample: cold process and warm checker …")
     env = fresh_environment()
-    cold = [run_measured([PY, "-m", "mtcheck", "check", str(SAMPLE), "--format", "json"], env, 600) for _ in range(rounds)]
-    warm = run_worker("warm", {"repeats": 3 if args.quick else 10})
+    chosen = [a for key in ("model", "weights") if backbone.get(key) for a in (f"--{key}", backbone[key])]
+    cold = [run_measured([PY, "-m", "mtcheck", "check", str(SAMPLE), "--format", "json", *chosen], env, 600) for _ in range(rounds)]
+    warm = run_worker("warm", {"repeats": 3 if args.quick else 10, "backbone": backbone})
     results["sample"] = {
         "cold_seconds": median([wall for _, wall, _ in cold]), "cold_peak_rss_mb": max(rss for _, _, rss in cold),
         "warm_seconds": warm["warm"], "first_call_seconds": warm["first"], "load_seconds": warm["load"],
@@ -438,6 +445,8 @@ def main() -> None:
     parser.add_argument("--kinds", default=",".join(HEURISTIC_KINDS),
                         help=f"--no-lm input kinds, comma-separated (default all: {', '.join(HEURISTIC_KINDS)})")
     parser.add_argument("--heuristics-only", action="store_true", help="only the --no-lm throughput table (no model needed)")
+    parser.add_argument("--model", default=None, help="another backbone (default: the packaged SmolLM2)")
+    parser.add_argument("--weights", type=Path, default=None, help="detector weights trained for --model")
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--md", type=Path, default=None)
     parser.add_argument("--worker", choices=sorted(WORKERS), help=argparse.SUPPRESS)

@@ -20,6 +20,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from mtcheck.lm.engine import weight_of
+
 FEATURE_SCALE = 0.1  # surprisal and entropy (nats, mostly 0-15) to the LayerNorm'd states' scale
 
 
@@ -68,10 +70,7 @@ class _LlamaLayer(nn.Module):
             self.post_norm.copy_(ln2.float())
             for mine, theirs in ((self.q, q), (self.k, k), (self.v, v), (self.o, o),
                                  (self.gate, gate), (self.up, up), (self.down, down)):
-                weight = getattr(theirs, "keywords", {}).get("weight")
-                if weight is None:
-                    weight = theirs.weight
-                mine.weight.copy_(weight.float())
+                mine.weight.copy_(weight_of(theirs).float())
 
     def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         s = self.shape

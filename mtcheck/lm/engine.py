@@ -36,6 +36,12 @@ def _rms_norm(x: Any, weight: Any, eps: float) -> Any:
     return weight * F.rms_norm(x.float(), (x.shape[-1],), None, eps).to(x.dtype)
 
 
+def weight_of(projection: Any) -> Any:
+    """The weight of a projection: a light load's partial(F.linear, weight=…) or a Linear module."""
+    weight = getattr(projection, "keywords", {}).get("weight")
+    return weight if weight is not None else projection.weight
+
+
 def _swiglu(gate: Any, up: Any) -> Any:
     import torch.nn.functional as F
 
@@ -150,9 +156,7 @@ class LlamaEngine:
         import torch
 
         def fast(projection: Any) -> Any:
-            weight = getattr(projection, "keywords", {}).get("weight")
-            if weight is None:
-                weight = getattr(projection, "weight", None)
+            weight = weight_of(projection) if hasattr(projection, "keywords") or hasattr(projection, "weight") else None
             if not isinstance(weight, torch.Tensor):
                 return projection  # e.g. a quantized module: leave it
             low = weight.detach().to(torch.bfloat16)
@@ -310,9 +314,12 @@ class LlamaEngine:
 
     @property
     def intermediate_size(self) -> int:
-        gate = self.layers[0][8]
-        weight = getattr(gate, "keywords", {}).get("weight")
-        return int((weight if weight is not None else gate.weight).shape[0])
+        return int(weight_of(self.layers[0][8]).shape[0])
+
+    @property
+    def layer_weights(self) -> int:
+        """Matrix weights one token passes through in one layer (a token's FLOP there: twice this)."""
+        return sum(weight_of(p).numel() for p in self.layers[0][2:6] + self.layers[0][8:11])
 
     @property
     def layer_eps(self) -> float:

@@ -99,6 +99,10 @@ class GemmaEngine(LlamaEngine):
     def intermediate_size(self) -> int:
         return int(self.layers[0][11].weight.shape[0])
 
+    @property
+    def layer_weights(self) -> int:
+        return sum(p.weight.numel() for p in self.layers[0][2:6] + self.layers[0][11:14])
+
     def use_bf16_matmuls(self) -> None:
         raise LMError("bf16 matrix products are implemented for Llama backbones only")
 
