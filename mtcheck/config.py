@@ -7,7 +7,7 @@ Keys (all optional)::
     fail-on = "warning"            # info | warning | error
     allowlist = ["XI", "iPhone"]   # names and terms never flagged
     lm = true                      # use the language model
-    model = "…"                    # HF name or local folder (default: packaged SmolLM2)
+    model = "…"                    # HF name or local folder (default: packaged Gemma-3-270M)
     thresholds = "path.json"       # from `mtcheck calibrate`
     weights = "detector.safetensors"  # from `mtcheck train` (default: packaged, for the packaged model)
     max-input-size = "64MiB"       # largest document read (a text file, stdin, one corpus segment)

@@ -445,7 +445,7 @@ def main() -> None:
     parser.add_argument("--kinds", default=",".join(HEURISTIC_KINDS),
                         help=f"--no-lm input kinds, comma-separated (default all: {', '.join(HEURISTIC_KINDS)})")
     parser.add_argument("--heuristics-only", action="store_true", help="only the --no-lm throughput table (no model needed)")
-    parser.add_argument("--model", default=None, help="another backbone (default: the packaged SmolLM2)")
+    parser.add_argument("--model", default=None, help="another backbone (default: the packaged Gemma-3-270M)")
     parser.add_argument("--weights", type=Path, default=None, help="detector weights trained for --model")
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--md", type=Path, default=None)

@@ -94,7 +94,7 @@ selection_options = _apply([
 
 lm_options = _apply([
     click.option("--no-lm", "no_lm", is_flag=True, help="Heuristic rules only (fast; never loads torch)."),
-    click.option("--model", default=None, help="Hugging Face causal LM name or local folder (default: packaged SmolLM2-135M)."),
+    click.option("--model", default=None, help="Hugging Face causal LM name or local folder (default: packaged Gemma-3-270M)."),
     click.option("--gguf-file", default=None, help="GGUF file name inside --model's folder."),
     click.option("--device", type=DEVICES, default=None, help="Where the LM runs."),
     click.option("--thresholds", type=click.Path(dir_okay=False, path_type=Path), default=None,

@@ -224,7 +224,7 @@ def list_rules(codes: tuple[str, ...], fmt: str) -> None:
               help="Allowed F001 warnings per 100 clean sentences.")
 @click.option("--sentence-rate", type=click.FloatRange(0.01, 50), default=0.1, show_default=True,
               help="Allowed F002 warnings per 100 clean sentences.")
-@click.option("--model", default=None, help="Backbone (default: packaged SmolLM2-135M).")
+@click.option("--model", default=None, help="Backbone (default: packaged Gemma-3-270M).")
 @click.option("--gguf-file", default=None)
 @click.option("--weights", type=click.Path(dir_okay=False, path_type=Path), default=None, help=WEIGHTS_HELP)
 @click.option("--device", type=DEVICES, default="auto")

@@ -71,7 +71,7 @@ def is_loopback(host: str) -> bool:
 @click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="mtcheck.toml or pyproject.toml to use instead of discovery.")
 @click.option("--no-lm", "no_lm", is_flag=True, help="Heuristic rules only (fast; never loads torch).")
-@click.option("--model", default=None, help="Hugging Face causal LM name or local folder (default: packaged SmolLM2-135M).")
+@click.option("--model", default=None, help="Hugging Face causal LM name or local folder (default: packaged Gemma-3-270M).")
 @click.option("--gguf-file", default=None, help="GGUF file name inside --model's folder.")
 @click.option("--device", type=DEVICES, default=None, help="Where the LM runs.")
 @click.option("--thresholds", type=click.Path(dir_okay=False, path_type=Path), default=None,

@@ -28,6 +28,8 @@ from mtcheck.fluency.decode import (
 # Flags per 100 clean sentences: warnings are what fails a CI gate, so they get little of the
 # tool's budget of 1 (the heuristic rules need the rest); info flags are hints for an editor.
 BUDGETS = {"span_warning": 0.2, "span_info": 2.0, "garbled": 0.1, "awkward": 1.0}
+# Shares of clean documents whose document fluency may fall below each document word.
+DOCUMENT_SHARES = {"document_awkward": 0.05, "document_garbled": 0.01}
 FLOORS = {"span_warning": 0.5, "span_info": 0.3}
 INFO_CAP = 5.0  # F001 hints (any severity) per 100 clean sentences, at most, whatever F1 would gain
 
@@ -72,7 +74,16 @@ def fit(documents: Sequence[tuple[str, Document]], probabilities: Sequence[np.nd
         ascending = sorted(fluencies)  # worst first
         awkward.append(_below(ascending, allowed["awkward"]))
         garbled.append(_below(ascending, allowed["garbled"]))
-    thresholds = Thresholds(span_info, span_warning, awkward=min(awkward), garbled=min(min(garbled), min(awkward)))
+    sentence_level = Thresholds(span_info, span_warning, awkward=min(awkward), garbled=min(min(garbled), min(awkward)))
+    by_document = {name: [] for name in DOCUMENT_SHARES}
+    for _, chosen, _ in _by_layout(documents, probabilities):
+        ascending = sorted(f for d, p in chosen if (f := decode(d, p, sentence_level).fluency) is not None)
+        for name, share in DOCUMENT_SHARES.items():
+            by_document[name].append(_below(ascending, int(share * len(ascending))))
+    document_awkward = min(by_document["document_awkward"])
+    thresholds = Thresholds(sentence_level.span_info, sentence_level.span_warning, sentence_level.awkward,
+                            sentence_level.garbled, document_awkward=document_awkward,
+                            document_garbled=min(min(by_document["document_garbled"]), document_awkward))
     return thresholds, rates(documents, probabilities, thresholds)
 
 

@@ -10,7 +10,8 @@ One scale everywhere:
 - a document's fluency = the mean fluency of its least fluent quarter of sentences (at least
   one), so it drops when any part of the text is garbled, however long the rest is;
 - words for the scale: below ``garbled`` a sentence is "garbled", below ``awkward`` "awkward",
-  else "fluent" (thresholds fitted on clean text, mtcheck.fluency.calibrate).
+  else "fluent"; a document likewise against ``document_garbled`` and ``document_awkward``
+  (thresholds fitted on clean text, mtcheck.fluency.calibrate).
 
 F001: a run of neighbouring words of one sentence with ``p`` ≥ ``span_info``; warning when its
 highest ``p`` reaches ``span_warning``. F002: a sentence whose fluency is below ``awkward``
@@ -36,17 +37,28 @@ class Thresholds:
     span_warning: float
     awkward: float  # sentence fluency below this: "awkward" (F002 info)
     garbled: float  # below this: "garbled" (F002 warning)
+    # A document's fluency (its least fluent quarter) sits on another scale than one sentence's:
+    # its words come from clean documents (None in files written before they existed: the sentence ones).
+    document_awkward: float | None = None
+    document_garbled: float | None = None
 
     def to_dict(self) -> dict[str, float]:
-        return asdict(self)
+        return {k: v for k, v in asdict(self).items() if v is not None}
 
     @classmethod
     def from_dict(cls, data: dict) -> Thresholds:
-        return cls(**{k: float(data[k]) for k in ("span_info", "span_warning", "awkward", "garbled")})
+        optional = {k: float(data[k]) for k in ("document_awkward", "document_garbled") if data.get(k) is not None}
+        return cls(**{k: float(data[k]) for k in ("span_info", "span_warning", "awkward", "garbled")}, **optional)
 
     def label(self, fluency: float) -> str:
-        """The word for a sentence or document fluency."""
+        """The word for a sentence's fluency."""
         return "garbled" if fluency < self.garbled else "awkward" if fluency < self.awkward else "fluent"
+
+    def document_label(self, fluency: float) -> str:
+        """The word for a document's fluency."""
+        if self.document_awkward is None or self.document_garbled is None:
+            return self.label(fluency)
+        return "garbled" if fluency < self.document_garbled else "awkward" if fluency < self.document_awkward else "fluent"
 
 
 def sentence_fluency(probabilities: Sequence[float] | np.ndarray) -> float:

@@ -106,7 +106,7 @@ class Detector:
         for document, probs in zip(documents, self.probabilities(documents)):
             decoded = decode.decode(document, probs, self.thresholds)
             found = decode.findings(document, decoded, self.thresholds, spans=spans)
-            label = None if decoded.fluency is None else self.thresholds.label(decoded.fluency)
+            label = None if decoded.fluency is None else self.thresholds.document_label(decoded.fluency)
             out.append(FluencyResult(found, decoded.sentences, decoded.fluency, label))
         return out
 

@@ -121,7 +121,7 @@ class _GemmaLayer(nn.Module):
                 mine.copy_(theirs.float())
             for mine, theirs in ((self.q, q), (self.k, k), (self.v, v), (self.o, o),
                                  (self.gate, gate), (self.up, up), (self.down, down)):
-                mine.weight.copy_(theirs.weight.float())
+                mine.weight.copy_(weight_of(theirs).float())
             self.inv_freq.copy_(gemma_inv_freq(base, self.shape.head_dim))
 
     def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:

@@ -280,7 +280,7 @@ def parse_args(argv: Sequence[str] | None = None, prog: str | None = None) -> ar
     parser = argparse.ArgumentParser(prog=prog, description=__doc__.replace("``", "'"), formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=Path("detector.safetensors"))
     parser.add_argument("--work", type=Path, default=Path(".mtcheck-train"), help="checkpoints (resumable)")
-    parser.add_argument("--model", default=None, help="backbone (default: the packaged SmolLM2)")
+    parser.add_argument("--model", default=None, help="backbone (default: the packaged Gemma-3-270M)")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--fresh", action="store_true", help="ignore an existing checkpoint")
     parser.add_argument("--write-examples", type=Path, metavar="FILE",

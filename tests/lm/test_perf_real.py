@@ -42,9 +42,10 @@ def test_engine_matches_transformers_on_the_real_model(packaged_cache) -> None:
         row = [backbone.start_id, *ids]
         with torch.no_grad():
             want = model(torch.tensor([row]), output_hidden_states=True).hidden_states
-        for depth in (1, 12, 20):
+        for depth in (1, len(backbone.engine.layers) // 2, len(backbone.engine.layers) - 1):
             got = backbone.engine.states([row], depth)
-            assert (got - want[depth][0]).abs().max() < 1e-3
+            # Gemma's residual stream reaches ~1e5 at the start token: float rounding grows with it
+            assert (got - want[depth][0]).abs().max() <= 1e-3 + 1e-6 * want[depth][0].abs().max()
 
 
 def test_cached_load_never_imports_transformers(packaged_cache) -> None:

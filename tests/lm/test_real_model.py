@@ -1,4 +1,4 @@
-"""The real packaged SmolLM2 model: conversion cache, offsets, rebuilding a damaged cache.
+"""The real packaged model (Gemma-3-270M): conversion cache, offsets, rebuilding a damaged cache.
 
 Slow (one ~15 s conversion per session plus one rebuild); deselect with ``-m "not model"``.
 """
