@@ -291,6 +291,18 @@ def run_measured(command: list[str], env: dict[str, str], timeout: float, stdin:
     )
 
 
+def first_run(chosen: list[str]) -> dict[str, Any]:
+    """`mtcheck check` on the sample with an empty model cache: the one-time assembly and
+    conversion included. Wall time, peak RSS, and what the cache then holds."""
+    with tempfile.TemporaryDirectory(prefix="mtcheck-first-run-") as cache:
+        env = {**fresh_environment(), "MTCHECK_CACHE": cache}
+        completed, wall, rss = run_measured([PY, "-m", "mtcheck", "check", str(SAMPLE), "--format", "json", *chosen], env, 1800)
+        if completed.returncode not in (0, 1):
+            raise RuntimeError(f"first run failed ({completed.returncode}): {completed.stderr[-2000:]}")
+        size = sum(f.stat().st_size for f in Path(cache).rglob("*") if f.is_file())
+    return {"seconds": wall, "peak_rss_mb": rss, "cache_mb": size / 1e6}
+
+
 def median(values: list[float]) -> float:
     return statistics.median(values) if values else float("nan")
 
@@ -354,6 +366,9 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         "warm_seconds": warm["warm"], "first_call_seconds": warm["first"], "load_seconds": warm["load"],
         "findings": warm["findings"], "warm_peak_rss_mb": warm["_max_rss_mb"],
     }
+    if args.first_run:
+        say("first run: an empty model cache …")
+        results["first_run"] = first_run(chosen)
     say("heuristics only …")
     results["heuristics"] = heuristics_runs(args.sizes, args.kinds)
     if not args.quick:
@@ -427,6 +442,10 @@ def markdown(results: dict[str, Any]) -> str:
         ("sample: warm check (median)", f"{s['warm_seconds'] * 1000:.0f} ms"),
         ("model + detector load", f"{s['load_seconds']:.2f} s"),
     ]
+    if "first_run" in results:
+        f = results["first_run"]
+        rows.append(("first run, empty cache (wall, peak RSS, cache size)",
+                     f"{f['seconds']:.0f} s, {f['peak_rss_mb']:.0f} MB, {f['cache_mb']:.0f} MB"))
     rows += heuristics_rows(results["heuristics"])
     if "gate" in results:
         g = results["gate"]
@@ -440,6 +459,8 @@ def markdown(results: dict[str, Any]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="fewer paragraphs and rounds, no gate run")
+    parser.add_argument("--first-run", action="store_true",
+                        help="also time a check with an empty model cache (assembly and conversion: about a minute)")
     parser.add_argument("--rounds", type=int, default=None)
     parser.add_argument("--sizes", default="1", help="comma-separated MB sizes for the --no-lm throughput (e.g. 1,10,50)")
     parser.add_argument("--kinds", default=",".join(HEURISTIC_KINDS),
