@@ -72,6 +72,7 @@ class LlamaEngine:
     """
 
     ARCH = "llama"
+    ATTENTION, MLP = slice(2, 6), slice(8, 11)  # where a layer tuple holds q k v o, and gate up down
     ROPE_TYPES = ("default", "linear", "llama3")
 
     @staticmethod
@@ -314,12 +315,12 @@ class LlamaEngine:
 
     @property
     def intermediate_size(self) -> int:
-        return int(weight_of(self.layers[0][8]).shape[0])
+        return int(weight_of(self.layers[0][self.MLP][0]).shape[0])
 
     @property
     def layer_weights(self) -> int:
         """Matrix weights one token passes through in one layer (a token's FLOP there: twice this)."""
-        return sum(weight_of(p).numel() for p in self.layers[0][2:6] + self.layers[0][8:11])
+        return sum(weight_of(p).numel() for p in self.layers[0][self.ATTENTION] + self.layers[0][self.MLP])
 
     @property
     def layer_eps(self) -> float:

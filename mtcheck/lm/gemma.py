@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from mtcheck.lm.engine import LlamaEngine, _rms_norm, _rotate, weight_of
+from mtcheck.lm.engine import LlamaEngine, _rms_norm, _rotate
 from mtcheck.lm.models import LMError
 
 SLIDING_WINDOW_FLOOR = 256  # rows never exceed this many tokens (align.MAX_TOKENS)
@@ -37,6 +37,7 @@ class GemmaEngine(LlamaEngine):
     """
 
     ARCH = "gemma3"
+    ATTENTION, MLP = slice(2, 6), slice(11, 14)
 
     @staticmethod
     def unsupported(model: Any) -> str | None:
@@ -146,14 +147,6 @@ class GemmaEngine(LlamaEngine):
             attention=attention,
         )
         return cls._finish(engine, float(config.query_pre_attn_scalar), int(config.hidden_size), torch)
-
-    @property
-    def intermediate_size(self) -> int:
-        return int(weight_of(self.layers[0][11]).shape[0])
-
-    @property
-    def layer_weights(self) -> int:
-        return sum(weight_of(p).numel() for p in self.layers[0][2:6] + self.layers[0][11:14])
 
     def use_bf16_matmuls(self) -> None:
         raise LMError("bf16 matrix products are implemented for Llama backbones only")
