@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from mtcheck.gate.run import GateRun
 
 LOWEST_CHRF_SHOWN = 10
+FLUENCY_WORDS = ("fluent", "awkward", "garbled")
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,8 @@ def _fluency_summary(results: Sequence[CheckResult]) -> dict[str, Any] | None:
         return None
     summary: dict[str, Any] = {
         "documents_mean": rounded(sum(document_values) / len(document_values)) if document_values else None,
+        # the detector's words for each document's fluency (thresholds fitted on clean dev text)
+        "documents": {label: sum(r.fluency_label == label for r in results) for label in FLUENCY_WORDS},
         "sentences": None,
     }
     if sentence_values:
@@ -232,7 +235,10 @@ def summary_text(summary: dict[str, Any], color: bool = False, width: int = 100)
     else:
         sentences = fluency.get("sentences") or {}
         described = ", ".join(f"{k} {sentences[k]:.3f}" for k in ("mean", "p10", "p50", "p90") if k in sentences)
-        rows.append(("fluency", f"documents mean {fluency['documents_mean']:.3f}; sentences {described}"))
+        words = fluency.get("documents") or {}
+        counted = ", ".join(f"{words.get(label, 0)} {label}" for label in FLUENCY_WORDS)
+        rows.append(("fluency", f"documents mean {fluency['documents_mean']:.3f} ({counted}; 0 garbled – 1 fluent); "
+                                f"sentences {described}"))
     for metric in (summary["metrics"] or {}).values():
         rows.append((metric["name"], f"{metric['score']:.2f}  {metric['signature']}"))
     if summary["cache"] is not None:
@@ -290,8 +296,11 @@ def gate_markdown(summary: dict[str, Any]) -> str:
                    f"{at_or_above(summary, thresholds['fail_on'])} | 0 |")
     fluency = summary["fluency"]
     if fluency is not None and fluency.get("documents_mean") is not None:
-        out.append(f"| Mean document fluency | {fluency['documents_mean']:.3f} | "
+        out.append(f"| Mean document fluency (0 garbled – 1 fluent) | {fluency['documents_mean']:.3f} | "
                    + (f"≥ {thresholds['min_fluency']:g}" if "min_fluency" in thresholds else "") + " |")
+        words = fluency.get("documents") or {}
+        out.append("| Documents: " + ", ".join(FLUENCY_WORDS) + " | "
+                   + " / ".join(str(words.get(label, 0)) for label in FLUENCY_WORDS) + " | |")
     limits = {"bleu": "min_bleu", "chrf": "min_chrf"}
     for key, metric in (summary["metrics"] or {}).items():
         limit = limits.get(key)

@@ -316,6 +316,14 @@ def test_tiny_language_model_reports_fluency(tmp_path: Path) -> None:
     assert 0.0 <= fluency["sentences"]["p10"] <= fluency["sentences"]["p50"] <= fluency["sentences"]["p90"] <= 1.0
     assert summary["passed"] is False
     assert summary["reasons"][0].startswith("mean document fluency ")
+    # every checked document is counted under the word the detector gave it
+    assert sum(fluency["documents"].values()) == 2 and set(fluency["documents"]) == {"fluent", "awkward", "garbled"}
+    from mtcheck.gate.summary import gate_markdown, summary_text
+
+    text = summary_text(summary)
+    counted = ", ".join(f"{fluency['documents'][w]} {w}" for w in ("fluent", "awkward", "garbled"))
+    assert f"({counted}; 0 garbled – 1 fluent)" in text
+    assert "| Documents: fluent, awkward, garbled |" in gate_markdown(summary)
 
 
 def test_pre_commit_hooks_run_real_commands(text_corpus: Path) -> None:
