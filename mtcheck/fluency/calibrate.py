@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import replace
 
 import numpy as np
 
@@ -81,9 +82,8 @@ def fit(documents: Sequence[tuple[str, Document]], probabilities: Sequence[np.nd
         for name, share in DOCUMENT_SHARES.items():
             by_document[name].append(_below(ascending, int(share * len(ascending))))
     document_awkward = min(by_document["document_awkward"])
-    thresholds = Thresholds(sentence_level.span_info, sentence_level.span_warning, sentence_level.awkward,
-                            sentence_level.garbled, document_awkward=document_awkward,
-                            document_garbled=min(min(by_document["document_garbled"]), document_awkward))
+    thresholds = replace(sentence_level, document_awkward=document_awkward,
+                         document_garbled=min(min(by_document["document_garbled"]), document_awkward))
     return thresholds, rates(documents, probabilities, thresholds)
 
 

@@ -37,9 +37,10 @@ def _rms_norm(x: Any, weight: Any, eps: float) -> Any:
 
 
 def weight_of(projection: Any) -> Any:
-    """The weight of a projection: a light load's partial(F.linear, weight=…) or a Linear module."""
+    """The weight of a projection: a light load's partial(F.linear, weight=…) or a Linear module
+    (None for a callable that has neither)."""
     weight = getattr(projection, "keywords", {}).get("weight")
-    return weight if weight is not None else projection.weight
+    return weight if weight is not None else getattr(projection, "weight", None)
 
 
 def _swiglu(gate: Any, up: Any) -> Any:
@@ -130,7 +131,9 @@ class LlamaEngine:
         self.scaling = head_dim**-0.5
         self.hidden_size = int(embed.shape[1])
         self.precision = str(embed.dtype).replace("torch.", "")
-        self._rope: tuple[Any, Any] | None = None
+        # cos and sin tables per rotary frequency set (None: ``inv_freq``; GemmaEngine adds a set per base)
+        self._inv_freqs: dict[Any, Any] = {None: inv_freq}
+        self._rope: dict[Any, tuple[Any, Any]] = {}
         self._norm, self._rotate, self._swiglu = _rms_norm, _rotate, _swiglu
 
     def compile(self, **options: Any) -> None:
@@ -157,7 +160,7 @@ class LlamaEngine:
         import torch
 
         def fast(projection: Any) -> Any:
-            weight = weight_of(projection) if hasattr(projection, "keywords") or hasattr(projection, "weight") else None
+            weight = weight_of(projection)
             if not isinstance(weight, torch.Tensor):
                 return projection  # e.g. a quantized module: leave it
             low = weight.detach().to(torch.bfloat16)
@@ -264,21 +267,23 @@ class LlamaEngine:
             attention=attention,
         )
 
-    def _rope_tables(self, positions: Any) -> tuple[Any, Any]:
-        """cos and sin [tokens, 1, head_dim] at ``positions``, computed as transformers does."""
+    def _rope_tables(self, positions: Any, key: Any = None) -> tuple[Any, Any]:
+        """cos and sin [tokens, 1, head_dim] at ``positions`` for frequency set ``key``, computed as
+        transformers does."""
         import torch
 
         needed = int(positions.max()) + 1 if positions.numel() else 1
-        if self._rope is None or self._rope[0].shape[0] < needed:
-            size = max(needed, 2 * (self._rope[0].shape[0] if self._rope else 256))
+        table = self._rope.get(key)
+        if table is None or table[0].shape[0] < needed:
+            size = max(needed, 2 * (table[0].shape[0] if table else 256))
             steps = torch.arange(size, device=self.device).float()
-            freqs = steps[:, None] * self.inv_freq[None, :]
+            freqs = steps[:, None] * self._inv_freqs[key][None, :]
             emb = torch.cat((freqs, freqs), dim=-1)
-            self._rope = (
+            table = self._rope[key] = (
                 (emb.cos() * self.rope_factor).to(self.dtype),
                 (emb.sin() * self.rope_factor).to(self.dtype),
             )
-        cos, sin = self._rope
+        cos, sin = table
         return cos[positions].unsqueeze(1), sin[positions].unsqueeze(1)
 
 

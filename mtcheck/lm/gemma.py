@@ -18,9 +18,9 @@ from mtcheck.lm.models import LMError
 SLIDING_WINDOW_FLOOR = 256  # rows never exceed this many tokens (align.MAX_TOKENS)
 
 
-def gemma_norm(norm: Any) -> tuple[Any, float]:
-    """A Gemma3RMSNorm as (the weight torch's rms_norm multiplies by, eps): 1 + its weight."""
-    return (1.0 + norm.weight.detach().float()).to(norm.weight.dtype), float(norm.eps)
+def plus_one(weight: Any) -> Any:
+    """A Gemma RMS norm's weight as the factor torch's rms_norm multiplies by: 1 + the weight."""
+    return (1.0 + weight.detach().float()).to(weight.dtype)
 
 
 def gemma_inv_freq(base: float, head_dim: int) -> Any:
@@ -79,8 +79,7 @@ class GemmaEngine(LlamaEngine):
             return functools.partial(F.linear, weight=tensors[name])
 
         def norm(name: str) -> Any:
-            weight = tensors[name]
-            return (1.0 + weight.float()).to(weight.dtype)
+            return plus_one(tensors[name])
 
         rope = config["rope_parameters"]
         layers = []
@@ -109,7 +108,8 @@ class GemmaEngine(LlamaEngine):
     def _finish(engine: GemmaEngine, query_scalar: float, hidden: int, torch: Any) -> GemmaEngine:
         engine.scaling = query_scalar**-0.5
         engine.embed_scale = torch.tensor(float(hidden) ** 0.5, dtype=engine.embed.dtype)
-        engine._tables = {}
+        for base in {layer[14] for layer in engine.layers}:  # one rotary table per base (local, global)
+            engine._inv_freqs[base] = gemma_inv_freq(base, engine.head_dim).to(engine.device)
         return engine
 
     @classmethod
@@ -126,18 +126,18 @@ class GemmaEngine(LlamaEngine):
         layers = []
         for layer, kind in zip(base.layers, config.layer_types):
             attn = layer.self_attn
-            (ln1, eps), (qn, _), (kn, _) = gemma_norm(layer.input_layernorm), gemma_norm(attn.q_norm), gemma_norm(attn.k_norm)
             layers.append((
-                ln1, eps, attn.q_proj, attn.k_proj, attn.v_proj, attn.o_proj, qn, kn,
-                gemma_norm(layer.post_attention_layernorm)[0], gemma_norm(layer.pre_feedforward_layernorm)[0],
-                gemma_norm(layer.post_feedforward_layernorm)[0],
+                plus_one(layer.input_layernorm.weight), float(layer.input_layernorm.eps), attn.q_proj, attn.k_proj,
+                attn.v_proj, attn.o_proj, plus_one(attn.q_norm.weight), plus_one(attn.k_norm.weight),
+                plus_one(layer.post_attention_layernorm.weight), plus_one(layer.pre_feedforward_layernorm.weight),
+                plus_one(layer.post_feedforward_layernorm.weight),
                 layer.mlp.gate_proj, layer.mlp.up_proj, layer.mlp.down_proj, float(rope[kind]["rope_theta"]),
             ))
         embed = base.embed_tokens.weight
         engine = cls(
             embed=embed,
             layers=layers,
-            norm=gemma_norm(base.norm),
+            norm=(plus_one(base.norm.weight), float(base.norm.eps)),
             lm_head=model.get_output_embeddings().weight,
             inv_freq=gemma_inv_freq(float(rope["full_attention"]["rope_theta"]), head_dim).to(embed.device),
             rope_factor=1.0,
@@ -154,18 +154,6 @@ class GemmaEngine(LlamaEngine):
     def rope_base(self, index: int) -> float:
         return self.layers[index][14]
 
-    def _rope_for(self, base: float, positions: Any) -> tuple[Any, Any]:
-        import torch
-
-        needed = int(positions.max()) + 1 if positions.numel() else 1
-        table = self._tables.get(base)
-        if table is None or table[0].shape[0] < needed:
-            steps = torch.arange(max(needed, 512), device=self.device).float()
-            freqs = steps[:, None] * gemma_inv_freq(base, self.head_dim).to(self.device)[None, :]
-            emb = torch.cat((freqs, freqs), dim=-1)
-            table = self._tables[base] = (emb.cos().to(self.dtype), emb.sin().to(self.dtype))
-        return table[0][positions].unsqueeze(1), table[1][positions].unsqueeze(1)
-
     def states(self, rows: Sequence[Sequence[int]], depth: int, surprisal: bool = False) -> Any:
         """The residual stream after the first ``depth`` layers, [tokens, hidden], rows concatenated."""
         import torch
@@ -178,7 +166,7 @@ class GemmaEngine(LlamaEngine):
         with torch.inference_mode():
             x = self.embed[ids] * self.embed_scale
             for ln1, eps, q_proj, k_proj, v_proj, o_proj, qn, kn, ln2, ln3, ln4, gate, up, down, base in self.layers[:depth]:
-                cos, sin = self._rope_for(base, positions)
+                cos, sin = self._rope_tables(positions, base)
                 h = _rms_norm(x, ln1, eps)
                 q = _rotate(_rms_norm(q_proj(h).view(tokens, heads, dim), qn, eps), cos, sin)
                 k = _rotate(_rms_norm(k_proj(h).view(tokens, kv, dim), kn, eps), cos, sin)
