@@ -157,16 +157,19 @@ def suggestion_text(finding: Finding, document: Document) -> str | None:
     if suggestion == "":
         if not flagged.strip():
             return "delete the space" if flagged else None
-        shown = " ".join(flagged.split())
-        if len(shown) > SUGGESTION_QUOTE_CHARS:
-            shown = shown[: SUGGESTION_QUOTE_CHARS - 1] + "…"
-        return f"delete “{shown}”"
+        return f"delete “{short_quote(flagged, SUGGESTION_QUOTE_CHARS)}”"
     if not flagged:
         return f"insert “{suggestion}”"
     return f"replace with “{suggestion}”"
 
 
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x84\x86-\x9f\ud800-\udfff\ufffe\uffff]")
+
+
+def short_quote(text: str, limit: int) -> str:
+    """``text`` on one line with its whitespace runs as single spaces, cut with "…" past ``limit``."""
+    shown = " ".join(text.split())
+    return shown if len(shown) <= limit else shown[: limit - 1] + "…"
 
 
 def corrected_text(doc: DocumentReport) -> tuple[str, int]:

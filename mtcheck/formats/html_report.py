@@ -25,6 +25,7 @@ from mtcheck.formats.base import (
     pluralize,
     register,
     rules_used,
+    short_quote,
     sorted_findings,
     suggestion_text,
     summary_line,
@@ -398,9 +399,7 @@ class HtmlFormatter(Formatter):
         for group in _grouped(items):
             item, f = group[0], group[0].finding
             document = item.doc.document
-            quote = " ".join(document.excerpt(f.start, f.end).split())
-            if len(quote) > MAX_LIST_QUOTE:
-                quote = quote[: MAX_LIST_QUOTE - 1] + "…"
+            quote = short_quote(document.excerpt(f.start, f.end), MAX_LIST_QUOTE)
             suggestion = suggestion_text(f, document)
             where = [":".join(map(str, document.line_col(g.finding.start))) for g in group]
             head = (f'<span class="badge sev-{item.severity}">{item.label()}</span> '

@@ -115,7 +115,7 @@ def _csv_field_positions(record: str, column: int) -> tuple[str, list[int]] | No
     return None
 
 
-def _positions(segment: Segment, file_text: str) -> int | list[int]:
+def segment_positions(segment: Segment, file_text: str) -> int | list[int]:
     """Where the segment's text is in the file: the raw index where it starts verbatim, or the raw
     index of each of its characters (plus its end) when it was escaped; [] when it cannot be found."""
     start, end = segment.record
@@ -149,22 +149,17 @@ def _positions(segment: Segment, file_text: str) -> int | list[int]:
     return [start + p for p in positions]
 
 
-def escaped_view(segment: Segment, file_text: str) -> tuple[int, int, list[int]] | None:
-    """Where an escaped segment sits in its file (raw start, raw end) and the raw index of each of
-    its characters (plus its end); None when the file holds it verbatim or it cannot be found."""
-    positions = _positions(segment, file_text)
-    if isinstance(positions, int) or not positions:
-        return None
-    return positions[0], positions[-1], positions
-
-
 def raw_offsets(segment: Segment, file_text: str, offsets: Sequence[int]) -> list[int]:
     """Map offsets within ``segment.text`` to offsets in its file's text.
 
     When the value cannot be found in the record (it should always be), every offset maps to the
     start of the record, so the location still names the right line.
     """
-    positions = _positions(segment, file_text)
+    return mapped_offsets(segment, segment_positions(segment, file_text), offsets)
+
+
+def mapped_offsets(segment: Segment, positions: int | list[int], offsets: Sequence[int]) -> list[int]:
+    """:func:`raw_offsets` with the segment's :func:`segment_positions` already found."""
     if isinstance(positions, int):
         return [positions + o for o in offsets]
     if not positions:

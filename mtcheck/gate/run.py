@@ -36,7 +36,7 @@ from mtcheck.findings import (
 from mtcheck.fluency.decode import document_fluency
 from mtcheck.gate.cache import CacheStats, CheckResult, ResultCache
 from mtcheck.gate.corpus import Corpus, CorpusDocument, Segment
-from mtcheck.gate.corpus_offsets import encode_replacement, escaped_view, raw_offsets
+from mtcheck.gate.corpus_offsets import encode_replacement, mapped_offsets, segment_positions
 
 LOWEST_CHRF_SHOWN = 10
 Progress = Callable[[int], None]  # called with the number of documents just finished
@@ -276,13 +276,12 @@ def anchored_report(run: GateRun) -> Report:
 
     escaped: dict[str, list[tuple[int, int, str, list[int]]]] = {name: [] for name in run.corpus.files}
     for segment, findings, sentences in per_segment.values():
-        file_text = texts[segment.file]
-        view = escaped_view(segment, file_text) if findings else None
-        if view is not None:
-            escaped[segment.file].append((view[0], view[1], segment.text, view[2]))
+        positions = segment_positions(segment, texts[segment.file])
+        if findings and isinstance(positions, list) and positions:  # stored escaped: excerpts decode it
+            escaped[segment.file].append((positions[0], positions[-1], segment.text, positions))
         offsets = [o for f in findings for o in (f.start, f.end)] + [o for s in sentences for o in (s.start, s.end)]
         offsets += [0, len(segment.text)]
-        mapped = iter(raw_offsets(segment, file_text, offsets))
+        mapped = iter(mapped_offsets(segment, positions, offsets))
         parts = files[segment.file]
         for f in findings:
             start, end = next(mapped), next(mapped)

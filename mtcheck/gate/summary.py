@@ -176,11 +176,10 @@ def decide(summary: dict[str, Any], thresholds: Thresholds) -> list[str]:
             f"in {summary['corpus']['sentences']} sentences) is above --max-flag-rate {_number(thresholds.max_flag_rate)}"
         )
     if thresholds.fail_on is not None:
-        counts = summary["findings"]["by_severity"]
-        at_or_above = sum(n for name, n in counts.items() if Severity.parse(name) >= thresholds.fail_on)
-        if at_or_above:
-            noun = "finding" if at_or_above == 1 else "findings"
-            reasons.append(f"{at_or_above} {noun} at or above {thresholds.fail_on} (--fail-on {thresholds.fail_on})")
+        count = at_or_above(summary, str(thresholds.fail_on))
+        if count:
+            noun = "finding" if count == 1 else "findings"
+            reasons.append(f"{count} {noun} at or above {thresholds.fail_on} (--fail-on {thresholds.fail_on})")
     if thresholds.max_findings is not None and summary["findings"]["total"] > thresholds.max_findings:
         reasons.append(f"{summary['findings']['total']} findings is above --max-findings {thresholds.max_findings}")
     metrics = summary.get("metrics") or {}
