@@ -204,7 +204,9 @@ class DocumentCasing:
                     len(n) >= 2 and n.isupper() for n in (runs[j].group() for j in (i - 1, i + 1) if 0 <= j < len(runs))
                 )
                 in_zone = word[0].isupper() and (
-                    (sentence.index == 0 and self._first_sentence_is_headline) or self._in_caps_zone(m.start())
+                    (sentence.index == 0 and self._first_sentence_is_headline)
+                    or (positional and text[m.end() : m.end() + 1] == ":")  # a label: "RESULTS: The…"
+                    or self._in_caps_zone(m.start())
                 )
                 found.append(
                     Token(word, m.start(), m.end(), positional, after_name, caps_run or in_zone, beside_name,
@@ -265,6 +267,12 @@ def _is_name_like(word: str) -> bool:
     return word[:1].isupper() and not word.isupper()
 
 
+def in_brackets(text: str, token: Token) -> bool:
+    """'(MINI)' after its long form, '[LAUGHTER]' in a transcript: an abbreviation being defined
+    or a stage direction, set in capitals on purpose."""
+    return token.start > 0 and text[token.start - 1] in "([" and text[token.end : token.end + 1] in (")", "]")
+
+
 def is_roman_numeral(word: str) -> bool:
     return bool(word) and ROMAN.fullmatch(word) is not None
 
@@ -318,7 +326,7 @@ class InconsistentNameCase(Rule):
             for token in tokens:
                 if token.text == spelling or ctx.allowed(token.text):
                     continue
-                if token.shape == "upper" and suspicious_caps(token, ctx):
+                if token.shape == "upper" and suspicious_caps(token, ctx) and not in_brackets(doc.text, token):
                     reason = "in capitals"
                 elif self._lost_inner_capital(token, spelling, counts):
                     reason = "with different capitals"
@@ -369,7 +377,7 @@ class UnexpectedAllCaps(Rule):
                 continue
             if casing.name_spelling(token.key) is not None:
                 continue  # C001 reports it against the document's spelling
-            if token.beside_name or self._in_brackets(doc.text, token):
+            if token.beside_name or in_brackets(doc.text, token):
                 continue
             if not self._is_common_word(casing, token):
                 continue
@@ -390,7 +398,3 @@ class UnexpectedAllCaps(Rule):
             return token.text in SHORT_COMMON_WORDS
         lower_elsewhere = token.key in casing.lower_keys
         return lower_elsewhere or zipf_frequency(token.key, "en") >= self.MIN_ZIPF
-
-    def _in_brackets(self, text: str, token: Token) -> bool:
-        """'(MUSIC)', '[LAUGHTER]': a transcript's stage direction."""
-        return text[token.start - 1 : token.start] in "([" and text[token.end : token.end + 1] in ")]"

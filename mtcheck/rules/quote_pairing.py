@@ -31,6 +31,7 @@ CONTINUE_COST = 0.5  # reopening after a sentence end without closing: merged pa
 NEST_COST = 1.5  # double marks inside double marks: wrong style, but paired
 MAX_DEPTH = 2
 MAX_CARRY_GAP = 3  # quote-free paragraphs an open quotation may run through
+BLANK_LINE = re.compile(r"\n[^\S\n]*\n")
 
 DOUBLE_OPENERS = "“«"
 DOUBLE_CLOSERS = "”»"
@@ -273,6 +274,14 @@ def _pair_singles(text: str, paragraph: Paragraph, result: ParagraphQuotes, end_
     result.unmatched_open.extend(leftover)
 
 
+def _reopens_over_lines(text: str, pending: "ParagraphQuotes", paragraph: Paragraph) -> bool:
+    """A quotation opened some lines back, run through quote-free lines, and reopened at the start
+    of this line: the continued-quotes convention of a paragraph laid out one sentence per line
+    (single line breaks only; blank-line paragraphs keep the strict rule)."""
+    between = text[pending.paragraph.end : paragraph.start]
+    return _starts_with_opener(paragraph) and between.count("\n") > 1 and BLANK_LINE.search(between) is None
+
+
 def analyse_paragraph_quotes(doc: Document) -> list[ParagraphQuotes]:
     """Pair every quotation mark of the document, paragraph by paragraph."""
     text = doc.text
@@ -298,7 +307,8 @@ def analyse_paragraph_quotes(doc: Document) -> list[ParagraphQuotes]:
                 if begin is None or not REPORTED_BEFORE.search(text, max(paragraph.start, begin - INTRODUCER_LOOKBACK), begin):
                     actions, start_open = carried_actions, True
         result = ParagraphQuotes(paragraph)
-        if _apply(result, doubles, actions, start_open, end_free) is not None and pending is not None:
+        closes_pending = _apply(result, doubles, actions, start_open, end_free) is not None
+        if pending is not None and (closes_pending or _reopens_over_lines(text, pending, paragraph)):
             pending.unmatched_open.remove(pending.final_open)
             pending.final_open = None
         _pair_singles(text, paragraph, result, end_free)

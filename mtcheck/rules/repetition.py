@@ -16,7 +16,7 @@ from wordfreq import zipf_frequency
 from mtcheck.document import WORD, Document, Sentence, Word
 from mtcheck.findings import Finding, Severity
 from mtcheck.rules.base import Rule, RuleContext, register
-from mtcheck.rules.fragments import is_verb
+from mtcheck.rules.fragments import AUXILIARIES, is_verb
 
 
 def sentence_tokens(sentence: Sentence) -> list[str]:
@@ -171,6 +171,11 @@ LEGIT_DOUBLES = frozenset(
     mahi ylang dik tsk boo beep bang bling chug choo hush there yeah yes now well wait
     """.split()
 )
+
+
+def _joined_on(text: str, end: int) -> bool:
+    """Whether the word ending at ``end`` goes on as a compound: 'Tpe/QT', 'COVID-19'."""
+    return text[end : end + 1] in ("/", "-") and text[end + 1 : end + 2].isalnum()
 
 
 def _gap(text: str, left: Word, right: Word) -> str:
@@ -353,8 +358,15 @@ class RepeatedCoordinatedPhrase(Rule):
                 return None
             if conjunction.text.lower() == "and" and self._is_plural_heap(right):
                 return None
+            if self._opens_clause(words, i + k) or _joined_on(text, right[-1].end):
+                return None
             return right[0].start, right[-1].end, " ".join(w.text for w in left)
         return None
+
+    def _opens_clause(self, words: Sequence[Word], last: int) -> bool:
+        """'… on the patient and the patient was discharged': the repeat is the subject of a new
+        clause (a finite auxiliary follows it), not a second conjunct."""
+        return last + 1 < len(words) and words[last + 1].text.lower() in AUXILIARIES
 
     def _is_plural_heap(self, right: Sequence[Word]) -> bool:
         """'masses and masses', 'rows and rows': a plural repeated to mean 'a great many'."""
@@ -397,6 +409,8 @@ class RepeatedCoordinatedPhrase(Rule):
 
     def _item_goes_on(self, text: str, words: Sequence[Word], last: int) -> bool:
         """'… and the president of the bank', '… and China Daily': the last item is longer."""
+        if _joined_on(text, words[last].end):
+            return True  # 'Tpe, Tpe/QT and Tpe/QTc': the item is a compound
         if last + 1 >= len(words) or not _gap(text, words[last], words[last + 1]).isspace():
             return False
         following = words[last + 1]

@@ -415,6 +415,12 @@ def derived_from_common_word(word: str) -> bool:
     )
 
 
+def inflects_known_word(word: str, frequencies: dict[str, float]) -> bool:
+    """Whether ``word`` is a plural of a word wordfreq knows, however rare ('stomas' from
+    'stoma'): wordfreq lists rare terms in one form only."""
+    return any(word.endswith(suffix) and word[: -len(suffix)] in frequencies for suffix in ("s", "es"))
+
+
 def _in_url_or_handle(text: str, start: int, end: int) -> bool:
     before = text[start - 1] if start else " "
     after = text[end] if end < len(text) else " "
@@ -448,7 +454,7 @@ class NonWord(Rule):
                 continue
             if token in frequencies or ctx.allowed(token) or _in_url_or_handle(doc.text, word.start, word.end):
                 continue
-            if derived_from_common_word(token):
+            if derived_from_common_word(token) or inflects_known_word(token, frequencies):
                 continue
             neighbour = common_neighbour(token)
             if neighbour is not None:

@@ -56,6 +56,16 @@ def test_c001_known_acronym_is_not_flagged() -> None:
     assert spans(InconsistentNameCase(), text) == []
 
 
+def test_c001_abbreviation_defined_in_brackets_is_not_the_word() -> None:
+    text = LEAD + "Staff used the Mini-International Interview (MINI) in every clinic. The Mini survey came later."
+    assert spans(InconsistentNameCase(), text) == []
+
+
+def test_c001_name_in_capitals_outside_brackets_is_still_flagged() -> None:
+    text = LEAD + "Staff met the Mini family in the clinic. Later MINI said it went well."
+    assert spans(InconsistentNameCase(), text) == ["MINI"]
+
+
 def test_c001_roman_numeral_after_a_name_is_fine() -> None:
     text = LEAD + "Premier Xi met the press. The museum shows a portrait of Louis XI in the hall."
     assert spans(InconsistentNameCase(), text) == []
@@ -137,6 +147,21 @@ def test_c002_defers_to_c001_when_the_document_spells_the_name() -> None:
     text = LEAD + "Voters backed Lula on Sunday. Later LULA thanked them."
     assert spans(UnexpectedAllCaps(), text) == []
     assert spans(InconsistentNameCase(), text) == ["LULA"]
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "The sample held 254 students. RESULTS: There is a decrease in the number of cases.",
+        "The road was closed.\nUPDATE: the road has reopened.",
+    ],
+)
+def test_c002_label_before_a_colon_at_a_sentence_start_is_typography(sentence: str) -> None:
+    assert spans(UnexpectedAllCaps(), LEAD + sentence) == []
+
+
+def test_c002_capitals_before_a_colon_mid_sentence_are_still_flagged() -> None:
+    assert spans(UnexpectedAllCaps(), LEAD + "The minister gave one REASON: the budget.") == ["REASON"]
 
 
 def test_c002_first_sentence_is_headline_typography() -> None:

@@ -75,6 +75,17 @@ def test_quotation_split_over_sentence_lines_is_not_unmatched() -> None:
     assert run(text) == []
 
 
+def test_quotation_continued_over_sentence_lines_is_not_unmatched() -> None:
+    # one sentence per line: the quotation runs on, then its next paragraph reopens it
+    text = 'He said: "I would like to apologise for this.\nI did not mean it.\n"To my family I say sorry."\nHe left.'
+    assert run(text) == []
+
+
+def test_quotation_left_open_before_blank_line_paragraphs_is_still_unmatched() -> None:
+    text = '"I would like to apologise for this.\n\nI did not mean it.\n\n"To my family I say sorry."'
+    assert [code for code, _, _ in run(text)] == ["Q002"]
+
+
 def test_nested_straight_double_quotes_pair() -> None:
     assert run('"Nobody here would "betray" a friend," the coach said.') == []
 

@@ -218,6 +218,9 @@ def test_is_comparative() -> None:
     [
         "He met the mayor, the judge and the mayor of the next town.",
         "Reporters from Chile, Peru and Chile Daily attended.",
+        "The ratio was linked to Tpe, Tpe/QT and Tpe/QTc in both groups.",
+        "Surgery was performed on the patient and the patient was discharged.",
+        "The insurer studied risk and risk-based pricing.",
     ],
 )
 def test_r004_list_item_that_goes_on_is_not_a_repeat(text: str) -> None:
