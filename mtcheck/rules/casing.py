@@ -12,8 +12,8 @@ import bisect
 import re
 from collections import Counter, defaultdict
 from collections.abc import Iterator
-from dataclasses import dataclass
 from functools import cached_property
+from typing import NamedTuple
 
 from wordfreq import zipf_frequency
 
@@ -48,6 +48,9 @@ SHORT_COMMON_WORDS = frozenset(
 )
 ROMAN = re.compile(r"M{0,3}(?:CM|CD|D?C{0,3})(?:XC|XL|L?X{0,3})(?:IX|IV|V?I{0,3})")
 LETTERS = re.compile(r"[^\W\d_]+")
+# Two letters that are not lower-case ASCII: every word of capitals holds one such pair.
+CAPITAL_PAIR = re.compile(r"[^\W\d_a-z]{2,}")
+LINE = re.compile(r"[^\r\n]+")
 LEAD_PARAGRAPHS = 2  # a headline, then the lead
 LEAD_IN = re.compile(r"\s*[\"“‘']?((?:[A-Z][A-Z'’.-]+\s+){0,2}[A-Z][A-Z'’-]+)(?=\s+[a-z])")
 # "NEW DELHI (AP) -", "OAKLAND, Calif. --": a dateline's place name is set in capitals.
@@ -77,8 +80,7 @@ TITLES = frozenset(
 )
 
 
-@dataclass(frozen=True, slots=True)
-class Token:
+class Token(NamedTuple):
     """One run of letters ('McDonald' in "McDonald's"), with where it stands."""
 
     text: str
@@ -117,12 +119,24 @@ class DocumentCasing:
         # The first sentence holds the headline and the lead, where capitals are typography.
         zones = [(m.start(), m.end()) for m in DATELINE.finditer(self.doc.text)]
         zones += self._lead_in_capitals()
-        for line in re.finditer(r"[^\r\n]+", self.doc.text):
-            words = LETTERS.findall(line.group())
-            caps = [w for w in words if len(w) >= 2 and w.isupper()]
-            if len(caps) >= 3 and len(caps) >= 0.5 * len([w for w in words if len(w) >= 2]):
-                zones.append((line.start(), line.end()))  # a headline in capitals
+        zones += [line.span() for line in self._lines_with_capitals() if is_capitals_headline(line.group())]
         return zones
+
+    def _lines_with_capitals(self) -> Iterator[re.Match[str]]:
+        """The lines with three or more runs of two capitals or more: the only ones that can be a
+        headline in capitals (a cheap scan instead of splitting every line into words)."""
+        text = self.doc.text
+        runs = [m.start() for m in CAPITAL_PAIR.finditer(text)]
+        at, searched_to = 0, 0
+        while at + 2 < len(runs):
+            # the line holding runs[at]; looking back no further than the last line seen keeps it linear
+            line_start = max(text.rfind("\n", searched_to, runs[at]), text.rfind("\r", searched_to, runs[at]), searched_to - 1) + 1
+            line = LINE.match(text, line_start)
+            assert line is not None  # runs[at] is a letter on it
+            searched_to = line.end()
+            if runs[at + 2] < line.end():
+                yield line
+            at = bisect.bisect_left(runs, line.end(), at)
 
     def _lead_in_capitals(self) -> list[tuple[int, int]]:
         """Lead-in capitals: newspapers set the first word or two of an article's opening paragraph
@@ -175,51 +189,43 @@ class DocumentCasing:
     @cached_property
     def tokens(self) -> list[Token]:
         """The words with a capital letter, each with where it stands. Lower-case words (most of
-        the text) only go into ``lower_keys``: neither rule reports them, so they cost one set add."""
+        the text) only go into ``lower_keys``: neither rule reports them."""
         text = self.doc.text
         found: list[Token] = []
-        lower: set[str] = set()
+        headline_first = self._first_sentence_is_headline
         for sentence in self.doc.sentences:
-            runs = list(LETTERS.finditer(text, sentence.start, sentence.end))
-            for i, m in enumerate(runs):
-                word = m.group()
-                if word.islower():
-                    if len(word) >= 2:
-                        lower.add(word)
-                    continue
-                positional = _after_sentence_opening(text, sentence.start, m.start())
-                previous = runs[i - 1].group() if i and text[runs[i - 1].end() : m.start()].isspace() else ""
-                following = (
-                    runs[i + 1].group()
-                    if i + 1 < len(runs) and text[m.end() : runs[i + 1].start()].isspace()
-                    else ""
-                )
+            opening = sentence.start
+            runs = list(LETTERS.finditer(text, opening, sentence.end))
+            last = len(runs) - 1
+            for i in [i for i, m in enumerate(runs) if not m.group().islower()]:
+                m = runs[i]
+                word, start, end = m.group(), m.start(), m.end()
+                positional = _after_sentence_opening(text, opening, start)
+                before = runs[i - 1] if i else None
+                after = runs[i + 1] if i < last else None
+                previous = before.group() if before is not None and text[before.end() : start].isspace() else ""
+                following = after.group() if after is not None and text[end : after.start()].isspace() else ""
                 beside_name = _is_name_like(following) or (
-                    _is_name_like(previous) and not _after_sentence_opening(text, sentence.start, runs[i - 1].start())
+                    _is_name_like(previous) and not _after_sentence_opening(text, opening, before.start())
                 )
-                after_name = (
-                    previous[:1].isupper() and not previous.isupper() and previous.lower() not in TITLES
+                after_name = previous[:1].isupper() and not previous.isupper() and previous.lower() not in TITLES
+                shape = word_shape(word)
+                caps_block = word.isupper() and any(
+                    len(n) >= 2 and n.isupper() for n in (before and before.group(), after and after.group()) if n
                 )
-                caps_run = word.isupper() and any(
-                    len(n) >= 2 and n.isupper() for n in (runs[j].group() for j in (i - 1, i + 1) if 0 <= j < len(runs))
-                )
-                in_zone = word[0].isupper() and (
-                    (sentence.index == 0 and self._first_sentence_is_headline)
-                    or (positional and text[m.end() : m.end() + 1] == ":")  # a label: "RESULTS: The…"
-                    or self._in_caps_zone(m.start())
-                )
-                found.append(
-                    Token(word, m.start(), m.end(), positional, after_name, caps_run or in_zone, beside_name,
-                          word_shape(word))
-                )
-        self._lower_keys = lower
+                if not caps_block and word[0].isupper():
+                    caps_block = (
+                        (sentence.index == 0 and headline_first)
+                        or (positional and text[end : end + 1] == ":")  # a label: "RESULTS: The…"
+                        or self._in_caps_zone(start)
+                    )
+                found.append(Token(word, start, end, positional, after_name, caps_block, beside_name, shape))
         return found
 
-    @property
+    @cached_property
     def lower_keys(self) -> set[str]:
         """Every word (two letters or more) the document writes in lower case."""
-        self.tokens  # noqa: B018 - computed together
-        return self._lower_keys
+        return {w for w in set(LETTERS.findall(self.doc.text)) if len(w) >= 2 and w.islower()}
 
     @cached_property
     def by_key(self) -> dict[str, list[Token]]:
@@ -261,6 +267,13 @@ HEADLINE_END_MARKS = ".!?…:;\"”’)"  # a first line ending otherwise is a h
 # Zipf frequency below which a word is rare enough in English (under about 30 per million
 # words; wordfreq folds case, so names count too) that its capitalised form is taken for a name.
 RARE_WORD_ZIPF = 4.5
+
+
+def is_capitals_headline(line: str) -> bool:
+    """A line with three words or more in capitals, at least half of its words: a headline."""
+    words = [w for w in LETTERS.findall(line) if len(w) >= 2]
+    caps = sum(w.isupper() for w in words)
+    return caps >= 3 and caps >= 0.5 * len(words)
 
 
 def _is_name_like(word: str) -> bool:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import bisect
 import re
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from mtcheck.document import Document, Paragraph
 
@@ -56,7 +57,28 @@ REPORTING_VERBS = (
     "claims|commented|urged|answered|responded|recalled|admitted|acknowledged|cautioned|observed"
 )
 # Where a quotation usually begins: after a colon, or after "said," / "added:".
-INTRODUCER = re.compile(r":\s+|\b(?:" + REPORTING_VERBS + r")\s*,\s+", re.IGNORECASE)
+COLON_INTRODUCER = re.compile(r":\s+")
+COMMA_AFTER = re.compile(r",\s+")
+VERB_AT_END = re.compile(r"\b(?:" + REPORTING_VERBS + r")\Z", re.IGNORECASE)
+LONGEST_VERB = max(map(len, REPORTING_VERBS.split("|")))
+
+
+def introducer_ends(text: str, lo: int, hi: int) -> list[int]:
+    """Where a quotation may begin in text[lo:hi] after its introducer: a colon (":␣") or a
+    reporting verb and a comma ("said,␣"). Found from the colons and commas, which re skips
+    ahead to, rather than by trying the verbs at every position (a fifth of a second per MB).
+    Each is the position after the introducer's spaces, where the plain pattern (a colon or a
+    verb, then a comma, then spaces) would end its match (tested)."""
+    ends = [m.end() for m in COLON_INTRODUCER.finditer(text, lo, hi)]
+    for m in COMMA_AFTER.finditer(text, lo, hi):
+        verb_end = m.start()
+        while verb_end > lo and text[verb_end - 1].isspace():
+            verb_end -= 1
+        if VERB_AT_END.search(text, max(lo, verb_end - LONGEST_VERB), verb_end):
+            ends.append(m.end())
+    return ends
+
+
 INTRODUCER_BEFORE = re.compile(r"(?::|\b(?:" + REPORTING_VERBS + r")\s*,)\s*$", re.IGNORECASE)
 INTRODUCER_LOOKBACK = 200  # characters before an opening mark searched for "said:" / "added,"
 REPORTED_BEFORE = re.compile(r"\b(?:" + REPORTING_VERBS + r")\s*[,:]\s+$", re.IGNORECASE)
@@ -66,8 +88,9 @@ MID_CLAUSE_STARTS = frozenset(
 )
 
 
-@dataclass(frozen=True, slots=True)
-class Mark:
+class Mark(NamedTuple):
+    """A quotation mark and where it stands (tuples: an attack puts one every five characters)."""
+
     pos: int
     char: str
 
@@ -85,8 +108,7 @@ class ParagraphQuotes:
     clause_starts: "_ClauseStarts | None" = None  # built on first use by truncation_start
 
 
-@dataclass(frozen=True, slots=True)
-class _Double:
+class _Double(NamedTuple):
     mark: Mark
     open_cost: float
     close_cost: float
@@ -345,7 +367,7 @@ class _ClauseStarts:
     def __init__(self, text: str, paragraph: Paragraph) -> None:
         lo, hi = paragraph.start, paragraph.end
         self.mark_ends = [lo + m.end() for m in re.finditer("[" + DOUBLE_MARKS + "]", text[lo:hi])]
-        starts = {lo, *(s.start for s in paragraph.sentences), *(m.end() for m in INTRODUCER.finditer(text, lo, hi))}
+        starts = {lo, *(s.start for s in paragraph.sentences), *introducer_ends(text, lo, hi)}
         self.starts = sorted(starts)
 
 

@@ -310,8 +310,10 @@ class RepeatedCoordinatedPhrase(Rule):
     def check(self, doc: Document, ctx: RuleContext) -> Iterator[Finding]:
         for sentence in doc.sentences:
             words = sentence.words
-            for i, word in enumerate(words):
-                if word.text.lower() not in COORDINATORS or i == 0 or i + 1 >= len(words):
+            conjunctions = [i for i, w in enumerate(words) if len(w.text) <= 3 and w.text.lower() in COORDINATORS]
+            for i in conjunctions:
+                word = words[i]
+                if i == 0 or i + 1 >= len(words):
                     continue
                 hit = self._adjacent_repeat(doc.text, words, i) or self._list_repeat(doc.text, sentence, i)
                 if hit is None:

@@ -190,6 +190,24 @@ def _class(chars: str) -> str:
     return "[" + "".join(re.escape(c) for c in sorted(set(chars))) + "]"
 
 
+def _matches_from(pattern: re.Pattern[str], lead: re.Pattern[str], text: str) -> Iterator[re.Match[str]]:
+    """``pattern.finditer(text)`` for a pattern whose matches all start with ``lead``: tried only
+    where a lead character stands (rare in English), not at every position."""
+    resume = 0
+    for candidate in lead.finditer(text):
+        if candidate.start() < resume:
+            continue
+        m = pattern.match(text, candidate.start())
+        if m is not None:
+            resume = m.end()
+            yield m
+
+
+def _lead_pattern(byte_of: dict[str, int]) -> re.Pattern[str]:
+    """The characters that stand for a UTF-8 lead byte: every garbled sequence starts with one."""
+    return re.compile(_class([c for c, b in byte_of.items() if 0xC2 <= b <= 0xF4]))
+
+
 def _utf8_pattern(byte_of: dict[str, int]) -> re.Pattern[str]:
     """UTF-8 multi-byte sequences as they look once each byte became a character."""
     lead2 = _class([c for c, b in byte_of.items() if 0xC2 <= b <= 0xDF])
@@ -201,6 +219,8 @@ def _utf8_pattern(byte_of: dict[str, int]) -> re.Pattern[str]:
 
 LATIN1_UTF8 = _utf8_pattern(CP1252_BYTE)
 BPE_UTF8 = _utf8_pattern({c: b for c, b in BPE_BYTE.items() if ord(c) >= 0x80})
+LATIN1_LEAD = _lead_pattern(CP1252_BYTE)
+BPE_LEAD = _lead_pattern(BPE_BYTE)
 # "â€" whose third byte (0x9D of ”, a hole in cp1252) was dropped on the way.
 BROKEN_QUOTE = re.compile("â€(?![\u0080-\u00ff\u0152-\u2122])")
 BPE_SPACE = re.compile("[ĠĊ]")  # byte-level BPE space and newline
@@ -259,11 +279,11 @@ class Mojibake(Rule):
     def check(self, doc: Document, ctx: RuleContext) -> Iterator[Finding]:
         text = doc.text
         taken: list[tuple[int, int]] = []
-        for pattern, byte_of, origin in (
-            (LATIN1_UTF8, CP1252_BYTE, "UTF-8 text read as Latin-1/cp1252"),
-            (BPE_UTF8, BPE_BYTE, "raw byte-level BPE tokens"),
+        for pattern, lead, byte_of, origin in (
+            (LATIN1_UTF8, LATIN1_LEAD, CP1252_BYTE, "UTF-8 text read as Latin-1/cp1252"),
+            (BPE_UTF8, BPE_LEAD, BPE_BYTE, "raw byte-level BPE tokens"),
         ):
-            for m in pattern.finditer(text):
+            for m in _matches_from(pattern, lead, text):
                 if any(s < m.end() and m.start() < e for s, e in taken):
                     continue
                 repaired = _decode(m.group(), byte_of)
@@ -315,13 +335,15 @@ PLACEHOLDER_WORDS = (
 )
 PLACEHOLDERS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("format placeholder", re.compile(r"\{\{\s*[A-Za-z_][\w.]*\s*\}\}|\{(?:\d+|[A-Za-z_][\w.]*)(?::[^{}\s]*)?\}")),
-    ("printf placeholder", re.compile(r"(?<![\w%])%(?:\d+\$)?[-+0#]*\d*(?:\.\d+)?[sdifuxX](?![A-Za-z])|%\([A-Za-z_]\w*\)[sd]")),
+    # Each pattern starts with a literal where it can (lookbehinds after it): re then skips ahead
+    # to that character instead of trying every position, five times faster on plain prose.
+    ("printf placeholder", re.compile(r"%(?<![\w%]%)(?:\d+\$)?[-+0#]*\d*(?:\.\d+)?[sdifuxX](?![A-Za-z])|%\([A-Za-z_]\w*\)[sd]")),
     ("HTML tag", re.compile(r"</?(?:" + HTML_TAGS + r")(?:\s+[a-z-]+=(?:\"[^\"<>]*\"|'[^'<>]*'|[^\s<>]+))*\s*/?>")),
     ("special token", re.compile(r"<(?:" + SPECIAL_TOKENS + r")>|<\|[a-z_]+\|>", re.IGNORECASE)),
     ("HTML entity", re.compile(r"&(?:[A-Za-z][A-Za-z0-9]{1,7}|#\d{1,7}|#[xX][0-9A-Fa-f]{1,6});")),
     ("bracketed placeholder", re.compile(r"\[\[[^\[\]\n]{1,40}\]\]|\[(?:" + PLACEHOLDER_WORDS + r")(?:_?\d+)?\]")),
-    ("placeholder", re.compile(r"(?<!\w)__[A-Za-z0-9]+(?:_[A-Za-z0-9]+)*__(?!\w)")),
-    ("BPE join marker", re.compile(r"(?<=\w)@@(?=\s|$)|\s@[-,.]@\s")),
+    ("placeholder", re.compile(r"__(?<!\w__)[A-Za-z0-9]+(?:_[A-Za-z0-9]+)*__(?!\w)")),
+    ("BPE join marker", re.compile(r"@@(?<=\w@@)(?=\s|$)|@[-,.]@(?<=\s@[-,.]@)(?=\s)")),
     ("SentencePiece marker", re.compile("\u2581+")),
 )
 
@@ -348,9 +370,6 @@ class LeftoverPlaceholder(Rule):
             for m in pattern.finditer(doc.text):
                 start, end = m.span()
                 token = m.group()
-                if kind == "BPE join marker" and token.startswith((" ", "\t")):
-                    start, end = start + 1, end - 1  # " @-@ " → "@-@"
-                    token = doc.text[start:end]
                 if any(s < end and start < e for s, e in taken):
                     continue
                 suggestion = None

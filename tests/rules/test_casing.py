@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from rule_testing import assert_registered, run, spans
 
+from mtcheck.document import Document
 from mtcheck.rules.casing import (
+    DocumentCasing,
     InconsistentNameCase,
     UnexpectedAllCaps,
+    is_capitals_headline,
     is_roman_numeral,
 )
 
@@ -182,3 +189,11 @@ def test_c002_respects_allowlist() -> None:
 def test_is_roman_numeral() -> None:
     assert is_roman_numeral("XIV") and is_roman_numeral("II") and is_roman_numeral("XI")
     assert not is_roman_numeral("IIII") and not is_roman_numeral("LULA") and not is_roman_numeral("")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(["WAR", "ÉTÉ", "Xi", "the", "A", "NATO", " ", "\n", "\r\n", "\r", ". "]), max_size=40).map("".join))
+def test_headline_lines_found_by_the_quick_scan_are_every_line_that_qualifies(text: str) -> None:
+    found = [line.span() for line in DocumentCasing(Document.parse(text))._lines_with_capitals() if is_capitals_headline(line.group())]
+    every_line = [m.span() for m in re.finditer(r"[^\r\n]+", text) if is_capitals_headline(m.group())]
+    assert found == every_line

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mtcheck.document import Document
 from mtcheck.findings import Severity
+from mtcheck.rules import quote_pairing
 from mtcheck.rules.base import RuleContext, all_rules
 
 
@@ -210,3 +215,11 @@ def test_closing_mark_used_to_open_is_q006_with_its_space() -> None:
     doc = Document.parse("” We will stay,” the tenants said.")
     findings = list(all_rules()["Q006"]().check(doc, RuleContext()))
     assert [(doc.text[f.start : f.end], f.suggestion) for f in findings] == [("” ", "“")]
+
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(["said", "Added", "unsaid", " ", "\n", ",", ":", "x", "ok"]), max_size=30).map("".join))
+def test_introducer_ends_are_where_the_plain_pattern_ends(text: str) -> None:
+    plain = re.compile(r":\s+|\b(?:" + quote_pairing.REPORTING_VERBS + r")\s*,\s+", re.IGNORECASE)
+    assert set(quote_pairing.introducer_ends(text, 0, len(text))) == {m.end() for m in plain.finditer(text)}

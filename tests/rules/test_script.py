@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mtcheck.document import Document
 from mtcheck.findings import Finding, Severity
+from mtcheck.rules import script
 from mtcheck.rules.base import RuleContext, all_rules
 from mtcheck.rules.script import repair_mojibake
 
@@ -207,3 +212,32 @@ def test_allowlisted_non_word_is_left_alone() -> None:
     rule = all_rules()["S004"]()
     assert list(rule.check(doc, RuleContext(frozenset({"econmy"})))) == []
     assert len(list(rule.check(doc, RuleContext()))) == 1
+
+
+# --- scanning shortcuts give what a plain scan gives ----------------------------------------------
+
+GARBLE_ALPHABET = "aé ÃÂâ€™œ©¢ĢĠľĿ\n%_@-,.sd1$(x)" + "".join(script.CP1252_BYTE)[120:160]
+# The placeholder patterns as first written, each opening with a lookbehind: re tried them at
+# every position. The shipped ones open with a literal and check the same context after it.
+PLAIN_PLACEHOLDERS = {
+    "printf placeholder": r"(?<![\w%])%(?:\d+\$)?[-+0#]*\d*(?:\.\d+)?[sdifuxX](?![A-Za-z])|%\([A-Za-z_]\w*\)[sd]",
+    "placeholder": r"(?<!\w)__[A-Za-z0-9]+(?:_[A-Za-z0-9]+)*__(?!\w)",
+    "BPE join marker": r"(?<=\w)@@(?=\s|$)|(?<=\s)@[-,.]@(?=\s)",
+}
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=GARBLE_ALPHABET, max_size=60))
+def test_lead_character_scan_finds_what_finditer_finds(text: str) -> None:
+    for pattern, lead in ((script.LATIN1_UTF8, script.LATIN1_LEAD), (script.BPE_UTF8, script.BPE_LEAD)):
+        assert [m.span() for m in script._matches_from(pattern, lead, text)] == [m.span() for m in pattern.finditer(text)]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="ab_ %@-,.sd1$()x\n9", max_size=40))
+def test_literal_first_placeholder_patterns_match_the_plain_ones(text: str) -> None:
+    shipped = dict(script.PLACEHOLDERS)
+    for kind, plain in PLAIN_PLACEHOLDERS.items():
+        want = [m.span() for m in re.finditer(plain, text)]
+        got = [m.span() for m in shipped[kind].finditer(text)]
+        assert got == want, kind
