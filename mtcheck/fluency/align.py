@@ -1,19 +1,22 @@
 """Token rows and token→word alignment: the one place where text becomes what the network sees.
 
-A document is cut into *rows*: the sentences of one paragraph, grouped in order while they fit in
-``max_tokens`` tokens (a longer sentence is cut between words). Each row is tokenized on its own,
-after the backbone's start token, so a word is scored with the words of its own paragraph around it
-and never with another paragraph's. A word's score is read at its last token.
+A document is cut into *rows*: the sentences of one block, grouped in order while they fit in
+``max_tokens`` tokens (a longer sentence is cut between words). A block is a paragraph, or a run of
+paragraphs one line each (no blank line between them: one segment per line), so that the two
+layouts users have give a word the same context. Each row is tokenized on its own, after the
+backbone's start token, with line breaks read as spaces, so a word is scored with the words of its
+own block around it and never with another block's. A word's score is read at its last token.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from mtcheck.document import Document, Word
+from mtcheck.document import Document, Paragraph, Word
 
 MAX_TOKENS = 256
 
@@ -46,8 +49,8 @@ def rows(document: Document, tokenize: Tokenize, start_id: int, max_tokens: int 
     all_words = document.words
     index_of = {id(w): i for i, w in enumerate(all_words)}
     pieces: list[list[Word]] = []
-    for paragraph in document.paragraphs:
-        sentences = [list(s.words) for s in paragraph.sentences if s.words]
+    for block in blocks(document):
+        sentences = [list(s.words) for paragraph in block for s in paragraph.sentences if s.words]
         if not sentences:
             continue
         counts = [len(t[0]) for t in tokenize([_text(document, s) for s in sentences])]
@@ -64,14 +67,30 @@ def rows(document: Document, tokenize: Tokenize, start_id: int, max_tokens: int 
     result: list[Row] = []
     for piece in _fit(pieces, document, tokenize, max_tokens):
         offset = piece[0].start
-        ids, starts, _ = tokenize([document.text[offset : piece[-1].end]])[0]
+        ids, starts, _ = tokenize([_text(document, piece)])[0]
         last = word_last_tokens(piece, offset, starts) + 1  # after the start token
         result.append(Row([start_id, *ids], np.array([index_of[id(w)] for w in piece]), last))
     return result
 
 
+def blocks(document: Document) -> list[list[Paragraph]]:
+    """The paragraphs in runs that only single line breaks separate (see the module docstring)."""
+    out: list[list[Paragraph]] = []
+    for paragraph in document.paragraphs:
+        if out and BLANK_LINE.search(document.text, out[-1][-1].end, paragraph.start) is None:
+            out[-1].append(paragraph)
+        else:
+            out.append([paragraph])
+    return out
+
+
+# Line breaks read as spaces, one character for one: offsets stay those of the document's text.
+LINE_BREAKS_AS_SPACES = str.maketrans({"\n": " ", "\r": " ", "\u2028": " ", "\u2029": " "})
+BLANK_LINE = re.compile(r"\n[^\S\n]*\n")
+
+
 def _text(document: Document, words: Sequence[Word]) -> str:
-    return document.text[words[0].start : words[-1].end]
+    return document.text[words[0].start : words[-1].end].translate(LINE_BREAKS_AS_SPACES)
 
 
 def _fit(pieces: list[list[Word]], document: Document, tokenize: Tokenize, max_tokens: int) -> list[list[Word]]:

@@ -1,4 +1,5 @@
-"""Rows: every word in exactly one row, read at a token that overlaps it; paragraphs never share a row."""
+"""Rows: every word in exactly one row, read at a token that overlaps it; paragraphs never share a
+row, except lines of one segment each, which read like the paragraph they would make."""
 
 from __future__ import annotations
 
@@ -68,3 +69,31 @@ def test_real_tokenizer_rows_have_valid_word_positions(tiny_backbone) -> None:
         assert row.ids[0] == tiny_backbone.start_id
         assert np.all(row.last_token >= 1) and np.all(row.last_token < len(row.ids))
         assert np.all(np.diff(row.last_token) >= 0)
+
+
+def _recording_tokenize(seen: list[str]):
+    def tokenize(texts):
+        seen.extend(texts)
+        return _whitespace_tokenize(texts)
+
+    return tokenize
+
+
+def test_one_segment_per_line_is_read_like_the_same_segments_in_a_paragraph() -> None:
+    segments = ["The council met on Tuesday.", "It approved the new budget.", "Residents welcomed the decision."]
+    lines, paragraph = Document.parse("\n".join(segments)), Document.parse(" ".join(segments))
+    assert len(lines.paragraphs) == 3 and len(paragraph.paragraphs) == 1  # the layouts really differ
+    seen_lines: list[str] = []
+    seen_paragraph: list[str] = []
+    from_lines = rows(lines, _recording_tokenize(seen_lines), start_id=0)
+    from_paragraph = rows(paragraph, _recording_tokenize(seen_paragraph), start_id=0)
+    assert [r.ids for r in from_lines] == [r.ids for r in from_paragraph]
+    assert [r.words.tolist() for r in from_lines] == [r.words.tolist() for r in from_paragraph]
+    assert seen_lines == seen_paragraph  # line breaks read as spaces
+
+
+def test_a_blank_line_still_separates_rows() -> None:
+    doc = Document.parse("The council met on Tuesday.\nIt approved the budget.\n\nResidents welcomed it.")
+    found = rows(doc, _whitespace_tokenize, start_id=0)
+    last_paragraph = {i for i, w in enumerate(doc.words) if w.start >= doc.paragraphs[-1].start}
+    assert len(found) == 2 and set(found[-1].words.tolist()) == last_paragraph
