@@ -24,6 +24,25 @@ def sentence_tokens(sentence: Sentence) -> list[str]:
     return [w.text.lower().replace("’", "'") for w in sentence.words]
 
 
+SENTENCE_FINAL = tuple(".!?…")
+CLOSING_MARKS = "\"'”’»)]"
+
+
+def is_label_line(text: str, sentence: Sentence) -> bool:
+    """A line of its own that does not end like a sentence: a heading, a label or a list item.
+    Joined into a paragraph it would run into the next segment's sentence, so whether it counts
+    as a repeat must not depend on the layout."""
+    if sentence.text.rstrip().rstrip(CLOSING_MARKS).endswith(SENTENCE_FINAL):
+        return False
+    before = sentence.start
+    while before > 0 and text[before - 1] in " \t":
+        before -= 1
+    after = sentence.end
+    while after < len(text) and text[after] in " \t":
+        after += 1
+    return (before == 0 or text[before - 1] in "\r\n") and (after == len(text) or text[after] in "\r\n")
+
+
 def normalised(sentence: Sentence) -> str:
     return " ".join(sentence_tokens(sentence))
 
@@ -35,7 +54,9 @@ class DuplicateSentence(Rule):
     Bad: ``The talks will resume next week in Geneva. … The talks will resume next week in Geneva.``
     Good: ``The talks will resume next week in Geneva. … Both sides sent delegations.``
 
-    Case, punctuation and spacing are ignored; sentences under four words are left alone.
+    Case, punctuation and spacing are ignored; sentences under four words are left alone, and so
+    is a line of its own with no full stop (a heading or a list item: "Free delivery on all
+    orders" may head every product of a page).
     """
 
     code = "R001"
@@ -48,7 +69,7 @@ class DuplicateSentence(Rule):
     def check(self, doc: Document, ctx: RuleContext) -> Iterator[Finding]:
         first_seen: dict[str, Sentence] = {}
         for sentence in doc.sentences:
-            if len(sentence.words) < self.MIN_WORDS or ctx.allowed(sentence.text):
+            if len(sentence.words) < self.MIN_WORDS or ctx.allowed(sentence.text) or is_label_line(doc.text, sentence):
                 continue
             key = normalised(sentence)
             first = first_seen.setdefault(key, sentence)
@@ -104,6 +125,7 @@ class NearDuplicateSentence(Rule):
             for sentence in doc.sentences
             if self.MIN_WORDS <= len(tokens := sentence_tokens(sentence)) <= self.MAX_WORDS
             and not ctx.allowed(sentence.text)
+            and not is_label_line(doc.text, sentence)
         ]
         # How many sentences hold each word: rare words find the candidate pairs (prefix filtering).
         document_frequency = Counter(token for _, tokens in candidates for token in set(tokens))

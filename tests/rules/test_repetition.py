@@ -67,6 +67,34 @@ def test_r001_third_copy_also_points_at_first() -> None:
     ]
 
 
+# One segment per line, most of them sentences (so each line is a paragraph of its own), with a
+# heading line repeated or nearly repeated: a product page's, not a translation's, repetition.
+PRODUCT_LINES = [
+    "The mouse has silent buttons.", "It runs for a year on one battery.", "The shape suits either hand.",
+    "It connects without a driver.", "The keyboard matches it.", "Both come in grey.", "Returns are free for a month.",
+    "Stock is limited.",
+]
+
+
+@pytest.mark.parametrize(
+    "rule, heading, again",
+    [
+        (DuplicateSentence(), "Free delivery on all orders over 20 euros", "Free delivery on all orders over 20 euros"),
+        (NearDuplicateSentence(), "Soft cotton shirt in three colours for everyday wear",
+         "Soft cotton shirt in four colours for everyday wear"),
+    ],
+)
+def test_repeat_of_a_heading_line_is_not_a_duplicate(rule, heading: str, again: str) -> None:
+    listing = "\n".join([heading, *PRODUCT_LINES[:4], again, *PRODUCT_LINES[4:]])
+    assert len(Document.parse(listing).paragraphs) == 10
+    assert spans(rule, listing) == []
+
+
+def test_r001_unpunctuated_repeat_inside_a_paragraph_is_still_flagged() -> None:
+    text = "Free delivery on all orders over 20 euros. Prices fell. Free delivery on all orders over 20 euros"
+    assert spans(DuplicateSentence(), text) == ["Free delivery on all orders over 20 euros"]
+
+
 def test_r001_respects_allowlist() -> None:
     text = "Stay tuned for more updates here. Markets fell. Stay tuned for more updates here."
     assert spans(DuplicateSentence(), text, allow=("Stay tuned for more updates here.",)) == []
