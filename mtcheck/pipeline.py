@@ -51,7 +51,8 @@ class Checker:
     ) -> Report:
         """Check (text, source) pairs; the LM batches across each chunk of documents.
 
-        ``progress`` is called with the number of documents finished after each chunk.
+        ``progress`` is called with the number of characters checked: after each chunk of
+        documents, and after each window of a long text (so one long file shows progress too).
         """
         items = list(items)
         reports: list[DocumentReport | None] = [None] * len(items)
@@ -68,15 +69,13 @@ class Checker:
                     report.findings = merge_overlapping(self._configure(report.document, report.findings))
                     reports[index] = report
             if progress is not None:
-                progress(len(chunk))
+                progress(sum(len(doc.text) for doc in chunk))
         for index, (text, source) in enumerate(items):
             if reports[index] is None:  # a long text, in windows
-                reports[index] = self._check_long(text, source)
-                if progress is not None:
-                    progress(1)
+                reports[index] = self._check_long(text, source, progress)
         return Report([r for r in reports if r is not None])
 
-    def _check_long(self, text: str, source: str) -> DocumentReport:
+    def _check_long(self, text: str, source: str, progress: Callable[[int], None] | None = None) -> DocumentReport:
         """Check a text longer than one window, window by window (see mtcheck.windows)."""
         outline, found = Outline(text, source), []
         scores = Scores(outline.sentence_spans)
@@ -92,6 +91,8 @@ class Checker:
             found.extend(replace(f, start=f.start + start, end=f.end + start) for f in report.findings)
             del window, report
             gc.collect()  # rules cache analyses on the document (cycles): free the window now
+            if progress is not None:
+                progress(end - start)
         with gc_paused():
             findings = merge_overlapping(self._configure(outline, found))
         report = DocumentReport(outline, findings, scores)  # type: ignore[arg-type]

@@ -112,9 +112,8 @@ class Runner:
         started = time.perf_counter()
         for i in range(0, len(todo), self.batch):
             chunk = todo[i : i + self.batch]
-            report = self.checker.check_many(
-                [(text, f"{label}:{i + k}") for k, text in enumerate(chunk)], progress=progress.update
-            )
+            report = self.checker.check_many([(text, f"{label}:{i + k}") for k, text in enumerate(chunk)])
+            progress.update(len(chunk))
             for text, doc in zip(chunk, report.documents):
                 self.cache[text] = doc
         seconds = time.perf_counter() - started

@@ -201,3 +201,29 @@ def test_a_folder_that_is_not_a_model_is_one_line(tmp_path) -> None:
     assert result.returncode == 2
     assert result.stderr.strip().count("\n") == 0
     assert "has no config.json" in result.stderr and "weights.gguf" in result.stderr
+
+
+@pytest.mark.parametrize("texts, shown", [
+    ([("A short text.", "a.txt")], False),
+    ([("A short text.", "a.txt"), ("Another.", "b.txt")], True),
+    ([("Long text. " * 10_000, "long.txt")], True),
+])
+def test_check_shows_progress_on_a_terminal_for_several_files_or_a_long_one(monkeypatch, texts, shown) -> None:
+    import contextlib
+
+    from mtcheck import progress
+    from mtcheck.cli.main import run_checker
+    from mtcheck.config import Config
+
+    seen: dict = {}
+
+    @contextlib.contextmanager
+    def recording_bar(label, total, unit="", show=None, size=False):
+        seen.update(total=total, show=show, size=size, advanced=0)
+        yield lambda n: seen.update(advanced=seen["advanced"] + n)
+
+    monkeypatch.setattr(progress, "bar", recording_bar)
+    monkeypatch.setattr("sys.stderr.isatty", lambda: True)
+    run_checker(Config(lm=False), texts)
+    total = sum(len(t) for t, _ in texts)
+    assert seen == {"total": total, "show": shown, "size": True, "advanced": total}

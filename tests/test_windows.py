@@ -85,3 +85,14 @@ def test_the_per_rule_cap_holds_across_windows() -> None:
     findings = checker.check(text).findings
     assert len(findings) == MAX_FINDINGS_PER_RULE
     assert findings[-1].message.endswith(f"(This rule stopped after {MAX_FINDINGS_PER_RULE:,} findings in this document.)")
+
+
+def test_progress_counts_every_character_of_short_and_long_texts() -> None:
+    checker = Checker(Config(lm=False))
+    checker.window_chars = 500
+    long_text = "\n\n".join(f"Paragraph {i} tells the council's story again." for i in range(60))
+    texts = [("One short text.", "a"), (long_text, "b"), ("Another short one.", "c")]
+    calls: list[int] = []
+    checker.check_many(texts, progress=calls.append)
+    assert sum(calls) == sum(len(t) for t, _ in texts)
+    assert len(calls) > 3  # the long text reported window by window, not once at its end

@@ -151,19 +151,22 @@ def _add_accuracy(document_report, source: str, config: Config, language: str | 
     document_report.findings = in_text_order(kept + added)
 
 
+# A text this long takes seconds with the language model (and a 50 MB one a minute without it):
+# long enough that a terminal should show how far the check has got.
+PROGRESS_FROM_CHARACTERS = 100_000
+
+
 def run_checker(config: Config, texts: list[tuple[str, str]]):
-    """Check every text; a progress bar on stderr when it is a terminal and there are several files."""
+    """Check every text; a progress bar (characters checked) on stderr when it is a terminal and
+    there are several files or a long one."""
     from mtcheck.pipeline import Checker
+    from mtcheck.progress import bar
 
     checker = Checker(config)
-    if len(texts) < 2 or not sys.stderr.isatty():
-        return checker.check_many(texts)
-    from rich.console import Console
-    from rich.progress import Progress
-
-    with Progress(console=Console(stderr=True), transient=True) as bar:
-        task = bar.add_task("checking", total=len(texts))
-        return checker.check_many(texts, progress=lambda n: bar.advance(task, n))
+    total = sum(len(text) for text, _ in texts)
+    show = sys.stderr.isatty() and (len(texts) > 1 or total >= PROGRESS_FROM_CHARACTERS)
+    with bar("checking", total=total, show=show, size=True) as advance:
+        return checker.check_many(texts, progress=advance)
 
 
 def render_report(report, fmt: str, color: bool | None, output: Path | None) -> str:
