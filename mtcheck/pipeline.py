@@ -62,14 +62,20 @@ class Checker:
             chunk = [Document.parse(*items[i]) for i in indexes]
             with gc_paused():  # see mtcheck.document.gc_paused
                 chunk_reports = [self._heuristics(doc) for doc in chunk]
+            told = [0]  # characters the detector has reported so far in this chunk
+
+            def tell(characters: int) -> None:
+                told[0] += characters
+                progress(characters)  # type: ignore[misc]
+
             if self.config.lm and self.fluency is not None:
-                self._add_fluency(chunk_reports)
+                self._add_fluency(chunk_reports, tell if progress is not None else None)
             with gc_paused():
                 for index, report in zip(indexes, chunk_reports):
                     report.findings = merge_overlapping(self._configure(report.document, report.findings))
                     reports[index] = report
             if progress is not None:
-                progress(sum(len(doc.text) for doc in chunk))
+                progress(sum(len(doc.text) for doc in chunk) - told[0])
         for index, (text, source) in enumerate(items):
             if reports[index] is None:  # a long text, in windows
                 reports[index] = self._check_long(text, source, progress)
@@ -118,9 +124,9 @@ class Checker:
         sentences = [SentenceScore(s.start, s.end) for s in doc.sentences]
         return DocumentReport(doc, findings, sentences)
 
-    def _add_fluency(self, reports: Sequence[DocumentReport]) -> None:
+    def _add_fluency(self, reports: Sequence[DocumentReport], progress: Callable[[int], None] | None = None) -> None:
         results = self.fluency.analyse(
-            [r.document for r in reports], self.context, spans=self.config.enabled("F001")
+            [r.document for r in reports], self.context, spans=self.config.enabled("F001"), progress=progress
         )
         for report, result in zip(reports, results):
             report.findings.extend(result.findings)

@@ -7,7 +7,7 @@ probability of lying in an error span → mtcheck.fluency.decode.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,6 +38,11 @@ def _windows(rows: Sequence[Row], tokens: int) -> list[list[int]]:
         windows[-1].append(index)
         size += len(row.ids)
     return [w for w in windows if w]
+
+
+def _characters(document: Document, row: Row) -> int:
+    """The characters of ``document`` a row covers, from its first word to its last."""
+    return document.words[row.words[-1]].end - document.words[row.words[0]].start
 
 
 @dataclass
@@ -71,8 +76,9 @@ class Detector:
     def identity(self) -> str:
         return self.backbone.identity
 
-    def probabilities(self, documents: Sequence[Document]) -> list[np.ndarray]:
-        """Per document, each word's probability of lying in an error span."""
+    def probabilities(self, documents: Sequence[Document], progress: Callable[[int], None] | None = None) -> list[np.ndarray]:
+        """Per document, each word's probability of lying in an error span. ``progress`` is told
+        the characters each window of rows covered, as it finishes."""
         import torch
 
         owners: list[int] = []
@@ -99,11 +105,14 @@ class Detector:
                     for slot, i in enumerate(group):
                         row = rows_here[i]
                         result[owners[window[i]]][row.words] = probs[slot, row.last_token]
+                if progress is not None:
+                    progress(sum(_characters(documents[owners[i]], all_rows[i]) for i in window))
         return result
 
-    def analyse(self, documents: Sequence[Document], ctx=None, spans: bool = True) -> list[FluencyResult]:
+    def analyse(self, documents: Sequence[Document], ctx=None, spans: bool = True,
+                progress: Callable[[int], None] | None = None) -> list[FluencyResult]:
         out = []
-        for document, probs in zip(documents, self.probabilities(documents)):
+        for document, probs in zip(documents, self.probabilities(documents, progress)):
             decoded = decode.decode(document, probs, self.thresholds)
             found = decode.findings(document, decoded, self.thresholds, spans=spans)
             label = None if decoded.fluency is None else self.thresholds.document_label(decoded.fluency)

@@ -55,9 +55,9 @@ class LockedFluency:
         self.model = model
         self.lock = lock or threading.Lock()
 
-    def analyse(self, documents: Sequence[Any], ctx: Any, spans: bool = True) -> Any:
+    def analyse(self, documents: Sequence[Any], ctx: Any, spans: bool = True, progress: Any = None) -> Any:
         with self.lock:
-            return self.model.analyse(documents, ctx, spans=spans)
+            return self.model.analyse(documents, ctx, spans=spans, progress=progress)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.model, name)

@@ -104,3 +104,15 @@ def test_a_long_text_in_windows_gets_every_sentence_scored(tiny_detector) -> Non
     assert [s.fluency for s in windowed.sentences] == pytest.approx([s.fluency for s in whole.sentences], abs=1e-4)
     assert windowed.fluency == whole_document_fluency([s.fluency for s in windowed.sentences])
     assert windowed.fluency_label is not None
+
+
+def test_progress_with_the_detector_moves_as_its_windows_finish(tiny_detector, monkeypatch) -> None:
+    import mtcheck.fluency.detector as detector_module
+    from mtcheck import Checker
+
+    monkeypatch.setattr(detector_module, "WINDOW_TOKENS", 16)  # a window per row or two
+    texts = [(t, str(i)) for i, t in enumerate(TEXTS * 2)]
+    calls: list[int] = []
+    Checker(Config(), fluency=tiny_detector).check_many(texts, progress=calls.append)
+    assert sum(calls) == sum(len(t) for t, _ in texts)  # every character once, never more
+    assert all(n >= 0 for n in calls) and len(calls) > 2  # the detector's windows, then the rest

@@ -29,7 +29,7 @@ class FakeFluency:
         self.most_inside = 0
         self._count = threading.Lock()
 
-    def analyse(self, documents, ctx, spans=True):  # noqa: ANN001, ARG002
+    def analyse(self, documents, ctx, spans=True, progress=None):  # noqa: ANN001, ARG002
         with self._count:
             self.calls += 1
             self.inside += 1
