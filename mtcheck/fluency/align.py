@@ -10,13 +10,12 @@ own block around it and never with another block's. A word's score is read at it
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from mtcheck.document import Document, Paragraph, Word
+from mtcheck.document import PARAGRAPH_BREAK, Document, Paragraph, Word
 
 MAX_TOKENS = 256
 
@@ -77,7 +76,7 @@ def blocks(document: Document) -> list[list[Paragraph]]:
     """The paragraphs in runs that only single line breaks separate (see the module docstring)."""
     out: list[list[Paragraph]] = []
     for paragraph in document.paragraphs:
-        if out and BLANK_LINE.search(document.text, out[-1][-1].end, paragraph.start) is None:
+        if out and PARAGRAPH_BREAK.search(document.text, out[-1][-1].end, paragraph.start) is None:
             out[-1].append(paragraph)
         else:
             out.append([paragraph])
@@ -86,7 +85,6 @@ def blocks(document: Document) -> list[list[Paragraph]]:
 
 # Line breaks read as spaces, one character for one: offsets stay those of the document's text.
 LINE_BREAKS_AS_SPACES = str.maketrans({"\n": " ", "\r": " ", "\u2028": " ", "\u2029": " "})
-BLANK_LINE = re.compile(r"\n[^\S\n]*\n")
 
 
 def _text(document: Document, words: Sequence[Word]) -> str:

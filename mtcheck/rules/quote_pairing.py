@@ -21,7 +21,7 @@ import re
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from mtcheck.document import Document, Paragraph
+from mtcheck.document import PARAGRAPH_BREAK, Document, Paragraph
 
 INF = float("inf")
 # Cost of leaving a mark unpaired; every other choice is cheaper, so pairing is preferred
@@ -32,7 +32,6 @@ CONTINUE_COST = 0.5  # reopening after a sentence end without closing: merged pa
 NEST_COST = 1.5  # double marks inside double marks: wrong style, but paired
 MAX_DEPTH = 2
 MAX_CARRY_GAP = 3  # quote-free paragraphs an open quotation may run through
-BLANK_LINE = re.compile(r"\n[^\S\n]*\n")
 
 DOUBLE_OPENERS = "“«"
 DOUBLE_CLOSERS = "”»"
@@ -301,7 +300,7 @@ def _reopens_over_lines(text: str, pending: "ParagraphQuotes", paragraph: Paragr
     of this line: the continued-quotes convention of a paragraph laid out one sentence per line
     (single line breaks only; blank-line paragraphs keep the strict rule)."""
     between = text[pending.paragraph.end : paragraph.start]
-    return _starts_with_opener(paragraph) and between.count("\n") > 1 and BLANK_LINE.search(between) is None
+    return _starts_with_opener(paragraph) and between.count("\n") > 1 and PARAGRAPH_BREAK.search(between) is None
 
 
 def analyse_paragraph_quotes(doc: Document) -> list[ParagraphQuotes]:
