@@ -17,7 +17,7 @@ from typing import NamedTuple
 
 from wordfreq import zipf_frequency
 
-from mtcheck.document import OPENERS, Document
+from mtcheck.document import LINE, OPENERS, Document
 from mtcheck.findings import Finding, Severity
 from mtcheck.rules.base import Rule, RuleContext, register
 
@@ -50,7 +50,6 @@ ROMAN = re.compile(r"M{0,3}(?:CM|CD|D?C{0,3})(?:XC|XL|L?X{0,3})(?:IX|IV|V?I{0,3}
 LETTERS = re.compile(r"[^\W\d_]+")
 # Two letters that are not lower-case ASCII: every word of capitals holds one such pair.
 CAPITAL_PAIR = re.compile(r"[^\W\d_a-z]{2,}")
-LINE = re.compile(r"[^\r\n]+")
 LEAD_PARAGRAPHS = 2  # a headline, then the lead
 LEAD_IN = re.compile(r"\s*[\"“‘']?((?:[A-Z][A-Z'’.-]+\s+){0,2}[A-Z][A-Z'’-]+)(?=\s+[a-z])")
 # "NEW DELHI (AP) -", "OAKLAND, Calif. --": a dateline's place name is set in capitals.
@@ -303,9 +302,10 @@ def _casing(doc: Document) -> DocumentCasing:
     return cached
 
 
-def suspicious_caps(token: Token, ctx: RuleContext) -> bool:
-    """An all-capital word that is not an acronym, a Roman numeral after a name, nor in a headline."""
-    if token.shape != "upper" or token.in_caps_block or ctx.allowed(token.text):
+def suspicious_caps(text: str, token: Token, ctx: RuleContext) -> bool:
+    """An all-capital word that is not an acronym, a Roman numeral after a name, in a headline nor
+    in brackets of its own."""
+    if token.shape != "upper" or token.in_caps_block or ctx.allowed(token.text) or in_brackets(text, token):
         return False
     if is_acronym(token.text):
         return False
@@ -339,7 +339,7 @@ class InconsistentNameCase(Rule):
             for token in tokens:
                 if token.text == spelling or ctx.allowed(token.text):
                     continue
-                if token.shape == "upper" and suspicious_caps(token, ctx) and not in_brackets(doc.text, token):
+                if token.shape == "upper" and suspicious_caps(doc.text, token, ctx):
                     reason = "in capitals"
                 elif self._lost_inner_capital(token, spelling, counts):
                     reason = "with different capitals"
@@ -386,11 +386,11 @@ class UnexpectedAllCaps(Rule):
     def check(self, doc: Document, ctx: RuleContext) -> Iterator[Finding]:
         casing = _casing(doc)
         for token in casing.tokens:
-            if not suspicious_caps(token, ctx) or is_roman_numeral(token.text):
+            if not suspicious_caps(doc.text, token, ctx) or is_roman_numeral(token.text):
                 continue
             if casing.name_spelling(token.key) is not None:
                 continue  # C001 reports it against the document's spelling
-            if token.beside_name or in_brackets(doc.text, token):
+            if token.beside_name:
                 continue
             if not self._is_common_word(casing, token):
                 continue
