@@ -245,7 +245,7 @@ class Document:
 
     def excerpt(self, start: int, end: int) -> str:
         """The text between two offsets as a reader should see it (a corpus file's escapes decoded:
-        mtcheck.gate.run.AnchoredDocument)."""
+        mtcheck.gate.anchored.AnchoredDocument)."""
         return self.text[start:end]
 
     def line_col(self, offset: int) -> tuple[int, int]:

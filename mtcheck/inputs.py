@@ -114,7 +114,27 @@ def _stat(source: str) -> os.stat_result:
     return info
 
 
-class LineReader:
+class FileStamp:
+    """A file's size and modification time when it was opened, to tell later whether it changed
+    (None for a pipe or device: it cannot be read again anyway)."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        info = _stat(source)
+        self.identity = (info.st_size, info.st_mtime_ns) if stat.S_ISREG(info.st_mode) else None
+
+    def unchanged(self) -> bool:
+        """Whether the file still has the size and modification time it had when opened."""
+        if self.identity is None:
+            return True
+        try:
+            info = os.stat(self.source)
+        except OSError:
+            return False
+        return (info.st_size, info.st_mtime_ns) == self.identity
+
+
+class LineReader(FileStamp):
     """The lines of a file read one at a time, never the whole file: (line number, offset of the
     line in the decoded text, the line without its '\\n').
 
@@ -125,10 +145,8 @@ class LineReader:
     """
 
     def __init__(self, source: str, line_limit: int, whole_limit: int) -> None:
-        self.source = source
+        super().__init__(source)
         self.line_limit = line_limit
-        info = _stat(source)
-        self.identity = (info.st_size, info.st_mtime_ns) if stat.S_ISREG(info.st_mode) else None
         self.retained = None if self.identity is not None else read_source(source, whole_limit)
 
     def __iter__(self) -> Iterator[tuple[int, int, str]]:
@@ -171,17 +189,6 @@ class LineReader:
                 raise _not_utf8(self.source, body[exc.start], byte_offset + exc.start, number) from None
             yield number, char_offset, line
             char_offset += len(line) + 1
-
-    def unchanged(self) -> bool:
-        """Whether the file still has the size and modification time it had when opened."""
-        if self.identity is None:
-            return True
-        try:
-            info = os.stat(self.source)
-        except OSError:
-            return False
-        return (info.st_size, info.st_mtime_ns) == self.identity
-
 
 def _text_lines(text: str) -> Iterator[tuple[int, int, str]]:
     start = 0

@@ -128,15 +128,17 @@ def gate(
     )
 
     try:
-        corpus = _read(inputs, hyp, src, refs, text_field, id_field, doc_field, src_field, ref_fields, config.max_input_size)
+        corpus, segments = _open(inputs, hyp, src, refs, text_field, id_field, doc_field, src_field, ref_fields,
+                                 config.max_input_size)
         if (min_chrf is not None or min_bleu is not None) and not corpus.has_refs:
             fail("--min-chrf/--min-bleu need references: --ref with --hyp, or --ref-field")
         engine = _engine(config, engine_settings)
-        run = _run(corpus, config, cache_dir, no_cache, jobs, engine, (show_progress or sys.stderr.isatty()) and not quiet,
-                   source_lang)
-        summary = _summarize(run, thresholds)
+        show = (show_progress or sys.stderr.isatty()) and not quiet
+        tally, report, seconds = _run(corpus, segments, config, cache_dir, no_cache, jobs, engine, show, source_lang,
+                                      [hyp] if hyp else inputs, aligned=bool(hyp), with_report=fmt is not None)
+        summary = tally.summary(thresholds, seconds)
         report_color = (sys.stdout.isatty() if color is None else color) and output is None
-        rendered = render_with_gate(run, summary, fmt, color=report_color) if fmt else None
+        rendered = render_with_gate(report.report(), summary, fmt, color=report_color) if fmt else None
     except MtcheckError as exc:
         fail(str(exc))
     except Exception as exc:  # the LM layer's own errors (model not installed, bad device)
@@ -155,13 +157,13 @@ def gate(
     sys.exit(EXIT_PASS if summary["passed"] else EXIT_FAIL)
 
 
-def _read(inputs, hyp, src, refs, text_field, id_field, doc_field, src_field, ref_fields, limit):
-    from mtcheck.gate.corpus import FieldNames, read_aligned, read_corpus
+def _open(inputs, hyp, src, refs, text_field, id_field, doc_field, src_field, ref_fields, limit):
+    from mtcheck.gate.corpus import FieldNames, open_aligned, open_corpus
 
     if hyp:
-        return read_aligned(hyp, src, refs, limit=limit)
+        return open_aligned(hyp, src, refs, limit=limit)
     names = FieldNames(text=text_field, id=id_field, doc=doc_field, src=src_field, refs=tuple(ref_fields))
-    return read_corpus(inputs, names, limit=limit)
+    return open_corpus(inputs, names, limit=limit)
 
 
 def _ray_settings(address, workers, cpus_per_worker, gpus_per_worker, batch_size, jobs):
@@ -192,33 +194,60 @@ def _engine(config, ray_settings):
     return RayEngine(config, ray_settings)
 
 
-def _run(corpus, config, cache_dir, no_cache, jobs, engine, show_progress, source_lang=None):
-    from mtcheck.gate.cache import ResultCache, default_cache_dir, namespace_for
-    from mtcheck.gate.run import run_gate
+def _run(corpus, segments, config, cache_dir, no_cache, jobs, engine, show_progress, source_lang, named, aligned,
+         with_report):
+    """Check the stream slice by slice; the tally of the runs, the report on the files (with
+    ``with_report``) and the seconds it took. No slice outlives its turn."""
+    import time
 
-    cache = None if no_cache else ResultCache(cache_dir or default_cache_dir(), namespace_for(config))
-    if not show_progress:
-        return run_gate(corpus, config, cache=cache, jobs=jobs, engine=engine, source_language=source_lang)
-    from mtcheck.gate.corpus import build_documents
+    from mtcheck.gate.anchored import AnchoredReport
+    from mtcheck.gate.cache import ResultCache, default_cache_dir, namespace_for
+    from mtcheck.gate.run import run_gate_slices
+    from mtcheck.gate.tally import GateTally
     from mtcheck.progress import bar
 
-    with bar("checking", total=len(build_documents(corpus.segments)), unit="documents", show=True) as advance:
-        return run_gate(corpus, config, cache=cache, jobs=jobs, engine=engine, source_language=source_lang,
-                        progress=advance)
+    cache = None if no_cache else ResultCache(cache_dir or default_cache_dir(), namespace_for(config))
+    tally, report = GateTally(), AnchoredReport(corpus) if with_report else None
+    began = time.perf_counter()
+    total = _estimated_segments(named, aligned) if show_progress else None
+    with bar("checking", total=total, unit="segments", show=show_progress) as advance:
+        for run in run_gate_slices(corpus, segments, config, cache=cache, jobs=jobs, engine=engine,
+                                   source_language=source_lang, progress=advance if show_progress else None):
+            tally.add(run)
+            if report is not None:
+                report.add(run)
+    return tally, report, time.perf_counter() - began
 
 
-def _summarize(run, thresholds) -> dict[str, Any]:
-    from mtcheck.gate.summary import summarize
+def _estimated_segments(named, aligned: bool) -> int | None:
+    """About how many segments the corpus holds, for the progress bar: the lines of its record
+    files (counted in a quick binary pass), one per text document; None where a pipe is read."""
+    import os
+    import stat
 
-    metrics = chrf = None
-    if run.corpus.has_refs:
-        from mtcheck.gate.metrics import corpus_metrics, segment_chrf
+    from mtcheck.gate.corpus import TABLE_SUFFIXES, expand_inputs
 
-        hypotheses = [s.text for s in run.corpus.segments]
-        references = [[s.refs[k] for s in run.corpus.segments] for k in range(run.corpus.ref_count)]
-        metrics = corpus_metrics(hypotheses, references)
-        chrf = segment_chrf(hypotheses, references)
-    return summarize(run, thresholds, metrics=metrics, chrf=chrf)
+    try:
+        paths = expand_inputs(named)
+    except Exception:
+        return None  # the run itself says what is wrong
+    total = 0
+    for path in paths:
+        try:
+            if not stat.S_ISREG(os.stat(path).st_mode):
+                return None
+            suffix = os.path.splitext(path)[1].lower()
+            if not aligned and suffix not in TABLE_SUFFIXES:
+                total += 1
+                continue
+            lines = 0
+            with open(path, "rb") as handle:
+                while chunk := handle.read(1 << 22):
+                    lines += chunk.count(b"\n")
+            total += max(lines - (suffix in (".tsv", ".csv") and not aligned), 0)
+        except OSError:
+            return None
+    return total or None
 
 
 def _print_summary(summary: dict[str, Any], to_stderr: bool, color: bool | None) -> None:
@@ -230,13 +259,13 @@ def _print_summary(summary: dict[str, Any], to_stderr: bool, color: bool | None)
     click.echo(summary_text(summary, color=color), file=stream, nl=False)
 
 
-def render_with_gate(run: Any, summary: dict[str, Any], fmt: str, color: bool = False) -> str:
-    """The findings in ``fmt`` with locations in the corpus files, and the gate summary added."""
+def render_with_gate(report: Any, summary: dict[str, Any], fmt: str, color: bool = False) -> str:
+    """The findings of ``report`` (the gate's report on the corpus files) in ``fmt``, with the
+    gate summary added."""
     from mtcheck.formats import formatter
     from mtcheck.formats.base import RenderOptions
-    from mtcheck.gate.run import anchored_report
     from mtcheck.rules.base import all_rules
 
     chosen = formatter(fmt)
     options = RenderOptions(rules=all_rules(), color=color)
-    return chosen.with_gate(chosen.render(anchored_report(run), options), summary, options)
+    return chosen.with_gate(chosen.render(report, options), summary, options)

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from mtcheck.errors import InputError
-from mtcheck.inputs import DEFAULT_MAX_INPUT_BYTES, LineReader, read_source
+from mtcheck.inputs import DEFAULT_MAX_INPUT_BYTES, FileStamp, LineReader, read_source
 
 SEGMENT_SEPARATOR = "\n\n"
 TEXT_SUFFIXES = (".txt", ".md")
@@ -63,10 +63,10 @@ class Corpus:
     segments: list[Segment]
     files: list[str] = field(default_factory=list)  # the corpus files, in reading order
     ref_count: int = 0  # references per segment (0: no reference metrics)
-    # Texts already in memory: text documents (each one segment's text) and named pipes, which
-    # cannot be read twice. Other files are read again, only when a report needs their text.
+    # Texts kept in memory: named pipes and devices, which cannot be read twice. Files are read
+    # again, only when a report needs their text, and must not have changed in between.
     retained: dict[str, str] = field(default_factory=dict)
-    readers: dict[str, LineReader] = field(default_factory=dict, repr=False)
+    readers: dict[str, FileStamp] = field(default_factory=dict, repr=False)
 
     @property
     def has_refs(self) -> bool:
@@ -111,13 +111,12 @@ def _lines(path: str, corpus: Corpus, limit: int) -> LineReader:
     return reader
 
 
-def _check_segment_sizes(segments: Sequence[Segment], limit: int) -> None:
-    for segment in segments:
-        if len(segment.text) > limit or len(segment.text.encode("utf-8")) > limit:
-            raise InputError(
-                f"{segment.file}:{segment.line}: a segment larger than the input limit of {limit:,} bytes; "
-                "raise it with --max-input-size"
-            )
+def _check_segment_size(segment: Segment, limit: int) -> None:
+    if len(segment.text) > limit or len(segment.text.encode("utf-8")) > limit:
+        raise InputError(
+            f"{segment.file}:{segment.line}: a segment larger than the input limit of {limit:,} bytes; "
+            "raise it with --max-input-size"
+        )
 
 
 def expand_inputs(inputs: Sequence[str]) -> list[str]:
@@ -147,25 +146,45 @@ def expand_inputs(inputs: Sequence[str]) -> list[str]:
 
 
 def read_corpus(inputs: Sequence[str], names: FieldNames = FieldNames(), limit: int = DEFAULT_MAX_INPUT_BYTES) -> Corpus:
-    """Segments from folders, globs, text files, JSONL, TSV and CSV files."""
-    corpus = Corpus(segments=[], ref_count=len(names.refs))
-    for path in expand_inputs(inputs):
-        suffix = Path(path).suffix.lower()
-        corpus.files.append(path)
-        if suffix == ".jsonl":
-            corpus.segments.extend(read_jsonl(path, _lines(path, corpus, limit), names))
-        elif suffix in (".tsv", ".csv"):
-            corpus.segments.extend(read_table(path, _lines(path, corpus, limit), names))
-        else:
-            if names.refs:
-                raise InputError(f"{path}: a text file has no reference field; give references in JSONL/TSV/CSV or with --hyp/--ref")
-            text = read_source(path, limit)
-            corpus.retained[path] = text
-            corpus.segments.append(Segment(id=path, text=text, file=path, line=1, encoding=FILE, record=(0, len(text))))
-    if not corpus.segments:
-        raise InputError(f"{', '.join(inputs)}: the corpus has no segments")
-    _check_segment_sizes(corpus.segments, limit)
+    """Segments from folders, globs, text files, JSONL, TSV and CSV files, all in memory."""
+    corpus, segments = open_corpus(inputs, names, limit)
+    corpus.segments = list(segments)
     return corpus
+
+
+def open_corpus(
+    inputs: Sequence[str], names: FieldNames = FieldNames(), limit: int = DEFAULT_MAX_INPUT_BYTES
+) -> tuple[Corpus, Iterator[Segment]]:
+    """The corpus (its ``files`` filled in as they are reached) and its segments as a stream: a
+    file is read only as far as the stream has been consumed."""
+    corpus = Corpus(segments=[], ref_count=len(names.refs))
+    files = expand_inputs(inputs)
+
+    def segments() -> Iterator[Segment]:
+        count = 0
+        for path in files:
+            suffix = Path(path).suffix.lower()
+            corpus.files.append(path)
+            if suffix == ".jsonl":
+                found: Iterable[Segment] = read_jsonl(path, _lines(path, corpus, limit), names)
+            elif suffix in (".tsv", ".csv"):
+                found = read_table(path, _lines(path, corpus, limit), names)
+            else:
+                if names.refs:
+                    raise InputError(f"{path}: a text file has no reference field; give references in JSONL/TSV/CSV or with --hyp/--ref")
+                stamp = corpus.readers[path] = FileStamp(path)
+                text = read_source(path, limit)
+                if stamp.identity is None:
+                    corpus.retained[path] = text
+                found = [Segment(id=path, text=text, file=path, line=1, encoding=FILE, record=(0, len(text)))]
+            for segment in found:
+                _check_segment_size(segment, limit)
+                count += 1
+                yield segment
+        if not count:
+            raise InputError(f"{', '.join(inputs)}: the corpus has no segments")
+
+    return corpus, segments()
 
 
 def _scalar(value: Any) -> str:
@@ -196,8 +215,7 @@ def _segment_fields(record: dict[str, Any], names: FieldNames, where: str, fallb
     }
 
 
-def read_jsonl(path: str, lines: Iterable[tuple[int, int, str]], names: FieldNames) -> list[Segment]:
-    segments = []
+def read_jsonl(path: str, lines: Iterable[tuple[int, int, str]], names: FieldNames) -> Iterator[Segment]:
     for number, start, line in lines:
         if not line.strip():
             continue
@@ -211,10 +229,7 @@ def read_jsonl(path: str, lines: Iterable[tuple[int, int, str]], names: FieldNam
         if not isinstance(record, dict):
             raise InputError(f"{where}: expected a JSON object, got {type(record).__name__}")
         values = _segment_fields(record, names, where, fallback_id=str(number))
-        segments.append(
-            Segment(file=path, line=number, encoding=JSONL, record=(start, start + len(line)), field=names.text, **values)
-        )
-    return segments
+        yield Segment(file=path, line=number, encoding=JSONL, record=(start, start + len(line)), field=names.text, **values)
 
 
 def _header(path: str, cells: list[str], names: FieldNames) -> dict[str, int]:
@@ -268,61 +283,73 @@ def _table_rows(path: str, lines: Iterable[tuple[int, int, str]]) -> Iterator[tu
         record_start = position
 
 
-def read_table(path: str, lines: Iterable[tuple[int, int, str]], names: FieldNames) -> list[Segment]:
+def read_table(path: str, lines: Iterable[tuple[int, int, str]], names: FieldNames) -> Iterator[Segment]:
     rows = iter(_table_rows(path, lines))
     header = next(rows, None)
     if header is None:
         raise InputError(f"{path}: empty table (expected a header row naming the columns)")
     columns = _header(path, header[2], names)
     encoding = TSV if path.lower().endswith(".tsv") else CSV
-    segments = []
     for number, span, cells in rows:
         where = f"{path}:{number}"
         if len(cells) != len(header[2]):
             raise InputError(f"{where}: {len(cells)} fields, but the header has {len(header[2])}")
         record = {name: cells[index] for name, index in columns.items()}
         values = _segment_fields(record, names, where, fallback_id=str(number))
-        segments.append(Segment(file=path, line=number, encoding=encoding, record=span, field=columns[names.text], **values))
-    return segments
+        yield Segment(file=path, line=number, encoding=encoding, record=span, field=columns[names.text], **values)
 
 
 def read_aligned(hyp: str, src: str | None = None, refs: Sequence[str] = (), limit: int = DEFAULT_MAX_INPUT_BYTES) -> Corpus:
+    """Line-aligned files as sacrebleu reads them, all in memory (see :func:`open_aligned`)."""
+    corpus, segments = open_aligned(hyp, src, refs, limit)
+    corpus.segments = list(segments)
+    return corpus
+
+
+def open_aligned(
+    hyp: str, src: str | None = None, refs: Sequence[str] = (), limit: int = DEFAULT_MAX_INPUT_BYTES
+) -> tuple[Corpus, Iterator[Segment]]:
     """Line-aligned files as sacrebleu reads them: one segment per line of ``hyp``, all files
-    read in step, one line at a time."""
+    read in step, one line at a time, as a stream."""
     corpus = Corpus(segments=[], files=[hyp], ref_count=len(refs))
     others = [(path, role) for path, role in [(src, "source"), *((ref, "reference") for ref in refs)] if path]
     streams = [iter(_lines(path, corpus, limit)) for path in (hyp, *(path for path, _ in others))]
-    partial: tuple[Any, ...] = ()  # the lines read where one file ended before the others
-    for rows in zip_longest(*streams):
-        if None in rows:
-            partial = rows
-            break
-        number, start, line = rows[0]
-        # sacrebleu strips trailing whitespace from every line; the gate must score the same strings.
-        text = line.rstrip()
-        corpus.segments.append(Segment(
-            id=str(number),
-            text=text,
-            file=hyp,
-            line=number,
-            src=rows[1][2].rstrip() if src else None,
-            refs=tuple(row[2].rstrip() for row in rows[2 if src else 1 :]),
-            encoding=LINE,
-            record=(start, start + len(text)),
-        ))
-    # Where the files disagree, count each to its end for the message (sacrebleu's check, streamed).
-    matched = len(corpus.segments)
-    counts = [matched + (row is not None) + sum(1 for _ in stream) for row, stream in zip_longest(partial, streams)]
-    if counts[0] == 0:
-        raise InputError(f"{hyp}: the hypothesis file is empty")
-    for (path, role), count in zip(others, counts[1:]):
-        if count != counts[0]:
-            raise InputError(
-                f"{path}: {role} file has {count} lines but {hyp} has {counts[0]} "
-                f"(the files disagree from line {min(count, counts[0]) + 1})"
+
+    def segments() -> Iterator[Segment]:
+        matched = 0
+        partial: tuple[Any, ...] = ()  # the lines read where one file ended before the others
+        for rows in zip_longest(*streams):
+            if None in rows:
+                partial = rows
+                break
+            number, start, line = rows[0]
+            # sacrebleu strips trailing whitespace from every line; the gate must score the same strings.
+            text = line.rstrip()
+            segment = Segment(
+                id=str(number),
+                text=text,
+                file=hyp,
+                line=number,
+                src=rows[1][2].rstrip() if src else None,
+                refs=tuple(row[2].rstrip() for row in rows[2 if src else 1 :]),
+                encoding=LINE,
+                record=(start, start + len(text)),
             )
-    _check_segment_sizes(corpus.segments, limit)
-    return corpus
+            _check_segment_size(segment, limit)
+            matched += 1
+            yield segment
+        # Where the files disagree, count each to its end for the message (sacrebleu's check, streamed).
+        counts = [matched + (row is not None) + sum(1 for _ in stream) for row, stream in zip_longest(partial, streams)]
+        if counts[0] == 0:
+            raise InputError(f"{hyp}: the hypothesis file is empty")
+        for (path, role), count in zip(others, counts[1:]):
+            if count != counts[0]:
+                raise InputError(
+                    f"{path}: {role} file has {count} lines but {hyp} has {counts[0]} "
+                    f"(the files disagree from line {min(count, counts[0]) + 1})"
+                )
+
+    return corpus, segments()
 
 
 # --------------------------------------------------------------------------------- documents

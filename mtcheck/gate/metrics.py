@@ -33,15 +33,7 @@ def _check_streams(hypotheses: Sequence[str], references: Sequence[Sequence[str]
 
 def corpus_metrics(hypotheses: Sequence[str], references: Sequence[Sequence[str]]) -> dict[str, MetricScore]:
     """BLEU, chrF and TER of the whole corpus; ``references`` is a list of streams, one per reference set."""
-    from sacrebleu.metrics import BLEU, CHRF, TER
-
-    _check_streams(hypotheses, references)
-    scores = {}
-    for key, metric in (("bleu", BLEU()), ("chrf", CHRF()), ("ter", TER())):
-        result = metric.corpus_score(list(hypotheses), [list(stream) for stream in references])
-        verbose = str(result)
-        scores[key] = MetricScore(result.name, float(result.score), str(metric.get_signature()), verbose)
-    return scores
+    return StreamedMetrics().add(hypotheses, references).scores()
 
 
 def segment_chrf(hypotheses: Sequence[str], references: Sequence[Sequence[str]]) -> list[float]:
@@ -54,3 +46,39 @@ def segment_chrf(hypotheses: Sequence[str], references: Sequence[Sequence[str]])
         float(metric.sentence_score(hypothesis, [stream[i] for stream in references]).score)
         for i, hypothesis in enumerate(hypotheses)
     ]
+
+
+class StreamedMetrics:
+    """Corpus BLEU, chrF and TER over a corpus given in parts: sacrebleu's sufficient statistics
+    (matched and total n-grams, lengths, edits) summed part by part, then scored once, which is
+    how sacrebleu itself scores a whole corpus (``corpus_score``: statistics, then their sum)."""
+
+    def __init__(self) -> None:
+        from sacrebleu.metrics import BLEU, CHRF, TER
+
+        self.metrics = {"bleu": BLEU(), "chrf": CHRF(), "ter": TER()}
+        self.totals: dict[str, list[Any] | None] = dict.fromkeys(self.metrics)
+        self.segments = 0
+
+    def add(self, hypotheses: Sequence[str], references: Sequence[Sequence[str]]) -> StreamedMetrics:
+        from sacrebleu.utils import sum_of_lists
+
+        _check_streams(hypotheses, references)
+        if not hypotheses:
+            return self
+        self.segments += len(hypotheses)
+        for key, metric in self.metrics.items():
+            stats = metric._extract_corpus_statistics(list(hypotheses), [list(stream) for stream in references])
+            total = self.totals[key]
+            self.totals[key] = sum_of_lists(stats if total is None else [total, *stats])
+        return self
+
+    def scores(self) -> dict[str, MetricScore]:
+        scores = {}
+        for key, metric in self.metrics.items():
+            total = self.totals[key]
+            if total is None:
+                raise ValueError("reference metrics need at least one segment")
+            result = metric._compute_score_from_stats(total)
+            scores[key] = MetricScore(result.name, float(result.score), str(metric.get_signature()), str(result))
+        return scores

@@ -99,12 +99,25 @@ def _from_wire(wire: str, text: str) -> CheckResult:
 class RayEngine:
     """Checks chunks of texts on a Ray cluster, in order; connects when it first runs."""
 
+    slice_chars = 64_000_000  # each slice starts a pool of actors: seconds, so fewer, larger slices
+
     def __init__(
         self, config: Config, settings: RaySettings, make_checker: Callable[[Config], Any] = _make_checker
     ) -> None:
         self.config = config
         self.settings = settings
         self.make_checker = make_checker  # a picklable factory; tests pass one that misbehaves
+
+    @contextlib.contextmanager
+    def session(self) -> Iterator[None]:
+        """One connection for every ``map`` inside (a corpus checked slice by slice)."""
+        ray = import_ray()
+        started_here = _connect(ray, self.settings.address)
+        try:
+            yield
+        finally:
+            if started_here:
+                ray.shutdown()
 
     def map(self, chunks: Sequence[list[str]]) -> Iterator[list[CheckResult]]:
         texts = [text for chunk in chunks for text in chunk]

@@ -2,44 +2,42 @@
 
 Three steps, each usable on its own:
 
-1. :func:`check_documents` checks corpus documents through the pipeline, reusing cached results
+1. :func:`slices` cuts the stream of segments into slices of whole documents, so that a corpus of
+   any size is checked in bounded memory.
+2. :func:`check_documents` checks corpus documents through the pipeline, reusing cached results
    and checking each distinct text once (optionally heuristics in several processes).
-2. :func:`summarize` counts findings per severity and rule, the flag rate (warning and error
-   findings per 100 sentences), the fluency distribution and the reference metrics.
-3. :func:`decide` compares the summary with the thresholds and lists EVERY reason the gate failed.
+3. :func:`run_gate_slices` runs both over the stream, adding the accuracy rules where segments
+   have sources, and yields one :class:`GateRun` per slice; a :class:`~mtcheck.gate.tally.GateTally`
+   folds them into the summary (``mtcheck.gate.summary``: numbers and the decision against the
+   thresholds) and an :class:`~mtcheck.gate.anchored.AnchoredReport` into the report on the files.
 
-:func:`anchored_report` turns the results back into a :class:`~mtcheck.findings.Report` whose
-documents are the corpus files, so every output format points at real files, lines and columns.
+:func:`run_gate` is the same on a corpus already in memory, as one run.
 """
 
 from __future__ import annotations
 
-import bisect
+import contextlib
 import math
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any
 
 from mtcheck.config import Config
-from mtcheck.document import Document, Paragraph, Sentence
-from mtcheck.errors import MtcheckError, debugging, one_line
-from mtcheck.findings import (
-    DocumentReport,
-    Finding,
-    Report,
-    SentenceScore,
-    in_text_order,
-)
-from mtcheck.fluency.decode import document_fluency
+from mtcheck.errors import InputError, MtcheckError, debugging, one_line
+from mtcheck.findings import Finding
 from mtcheck.gate.cache import CacheStats, CheckResult, ResultCache
-from mtcheck.gate.corpus import Corpus, CorpusDocument, Segment
-from mtcheck.gate.corpus_offsets import encode_replacement, mapped_offsets, segment_positions
+from mtcheck.gate.corpus import Corpus, CorpusDocument, Segment, build_documents
+from mtcheck.inputs import DEFAULT_MAX_INPUT_BYTES
 
-LOWEST_CHRF_SHOWN = 10
-Progress = Callable[[int], None]  # called with the number of documents just finished
+# A slice closes at the first change of document once it holds this much text or this many
+# segments: some 40 MB of live objects with the rules alone, whatever the corpus's size. An engine
+# may ask for larger slices (``slice_chars``: Ray's start-up costs seconds per slice).
+SLICE_CHARS = 4_000_000
+SLICE_SEGMENTS = 50_000
+Progress = Callable[[int], None]  # called with the number of segments just finished
 
 
 # ------------------------------------------------------------------------------------ running
@@ -135,7 +133,7 @@ def check_documents(
         else:
             waiting[text] = [index]
     if progress is not None:
-        progress(sum(1 for r in results if r is not None))
+        progress(sum(len(d.segments) for d, r in zip(documents, results) if r is not None))
 
     texts = list(waiting)
     size = chunk_size_for(len(texts))
@@ -155,7 +153,7 @@ def check_documents(
             if writer is not None:
                 writes.append(writer.submit(_put_all, cache, list(zip(chunk, checked))))
             if progress is not None:
-                progress(sum(len(waiting[text]) for text in chunk))
+                progress(sum(len(documents[index].segments) for text in chunk for index in waiting[text]))
     finally:
         if writer is not None:
             writer.shutdown(wait=True)
@@ -171,15 +169,16 @@ def _put_all(cache: ResultCache, items: list[tuple[str, CheckResult]]) -> None:
 
 @dataclass
 class GateRun:
-    """A checked corpus: its documents and one result per document."""
+    """A checked corpus, or one slice of it: its documents and one result per document."""
 
-    corpus: Corpus
+    corpus: Corpus  # its ``segments`` are the run's own (a slice's, when the corpus is streamed)
     documents: list[CorpusDocument]
     results: list[CheckResult]
     lm: bool
     cache: CacheStats | None = None
     seconds: float = 0.0
     source_language: str | None = None  # of the sources, when the accuracy rules ran
+    split_documents: list[str] = field(default_factory=list)  # reopened after their slice closed
 
     @cached_property
     def located(self) -> list[tuple[Segment, Finding]]:
@@ -188,12 +187,96 @@ class GateRun:
         for document, result in zip(self.documents, self.results):
             for finding in result.findings:
                 index, start, end = document.locate(finding.start, finding.end)
-                out.append((document.segments[index], _moved(finding, start, end)))
+                out.append((document.segments[index], replace(finding, start=start, end=end)))
         return out
 
 
-def _moved(finding: Finding, start: int, end: int) -> Finding:
-    return replace(finding, start=start, end=end)
+def _document_key(segment: Segment) -> tuple[str, str] | None:
+    return None if segment.doc is None else (segment.file, segment.doc)
+
+
+def _encoded_size(text: str) -> int:
+    return len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))
+
+
+def slices(
+    segments: Iterable[Segment],
+    chars: float = SLICE_CHARS,
+    count: float = SLICE_SEGMENTS,
+    limit: int = DEFAULT_MAX_INPUT_BYTES,
+) -> Iterator[list[Segment]]:
+    """The stream cut into lists of whole documents: a slice closes at the first change of
+    document after it holds ``chars`` characters or ``count`` segments. A document (the segments
+    sharing a document id) may hold at most ``limit`` bytes, joined as it is checked."""
+    part: list[Segment] = []
+    size = 0
+    key: tuple[str, str] | None = None
+    document_bytes = 0
+    for segment in segments:
+        new_key = _document_key(segment)
+        if new_key is None or new_key != key:
+            if part and (size >= chars or len(part) >= count):
+                yield part
+                part, size = [], 0
+            key, document_bytes = new_key, 0
+        if new_key is not None:
+            document_bytes += _encoded_size(segment.text) + (2 if document_bytes else 0)
+            if document_bytes > limit:
+                raise InputError(
+                    f"{segment.file}:{segment.line}: document '{segment.doc}' is larger than the input limit of "
+                    f"{limit:,} bytes; raise it with --max-input-size or give smaller documents"
+                )
+        part.append(segment)
+        size += len(segment.text)
+    if part:
+        yield part
+
+
+def run_gate_slices(
+    corpus: Corpus,
+    segments: Iterable[Segment],
+    config: Config,
+    *,
+    cache: ResultCache | None = None,
+    jobs: int = 1,
+    checker: Any = None,
+    engine: Any = None,
+    progress: Progress | None = None,
+    source_language: str | None = None,
+    slice_chars: float | None = None,
+    slice_segments: float | None = None,
+) -> Iterator[GateRun]:
+    """Check a stream of segments slice by slice, one :class:`GateRun` per slice. Where segments
+    have sources, the accuracy rules (A) run on them too, in the sources' language
+    (``source_language``, or detected on the first sources), with their corpus-wide memory (the
+    same source translated differently) carried from slice to slice."""
+    from mtcheck.source.check import SourceChecks
+
+    engine = engine if engine is not None else LocalEngine(config, jobs=jobs, checker=checker)
+    accuracy = SourceChecks(config, source_language)
+    lm = bool(config.lm and config.enabled("F"))
+    closed: set[int] = set()  # hashes of the document keys of earlier slices
+    session = getattr(engine, "session", None)
+    with session() if session is not None else contextlib.nullcontext():
+        chars = slice_chars or getattr(engine, "slice_chars", None) or SLICE_CHARS
+        for part in slices(segments, chars, slice_segments or SLICE_SEGMENTS, config.max_input_size):
+            began = time.perf_counter()
+            documents = build_documents(part)
+            keys = {hash(k) for k in map(_document_key, (d.segments[0] for d in documents)) if k is not None}
+            split = [d.key for d in documents if hash(_document_key(d.segments[0])) in closed and d.segments[0].doc is not None]
+            closed |= keys
+            results = check_documents(documents, config, cache=cache, engine=engine, progress=progress)
+            results = accuracy.add(documents, results)
+            yield GateRun(
+                replace(corpus, segments=part),
+                documents,
+                results,
+                lm=lm,
+                cache=cache.stats if cache is not None else None,
+                seconds=time.perf_counter() - began,
+                source_language=accuracy.language,
+                split_documents=split,
+            )
 
 
 def run_gate(
@@ -207,110 +290,11 @@ def run_gate(
     progress: Progress | None = None,
     source_language: str | None = None,
 ) -> GateRun:
-    """Check a corpus; where segments have sources, the accuracy rules (A) run on them too, in the
-    sources' language (``source_language``, or detected)."""
-    from mtcheck.gate.corpus import build_documents
-    from mtcheck.source.check import with_source_findings
-
+    """Check a corpus held in memory (``corpus.segments``) as one run."""
     began = time.perf_counter()
-    documents = build_documents(corpus.segments)
-    results = check_documents(
-        documents, config, cache=cache, jobs=jobs, checker=checker, engine=engine, progress=progress
+    [run] = run_gate_slices(
+        corpus, corpus.segments, config, cache=cache, jobs=jobs, checker=checker, engine=engine,
+        progress=progress, source_language=source_language, slice_chars=math.inf, slice_segments=math.inf,
     )
-    results, language = with_source_findings(documents, results, config, source_language)
-    return GateRun(
-        corpus,
-        documents,
-        results,
-        lm=bool(config.lm and config.enabled("F")),
-        cache=cache.stats if cache is not None else None,
-        seconds=time.perf_counter() - began,
-        source_language=language,
-    )
-
-
-# --------------------------------------------------------------------------- back to the files
-
-
-@dataclass
-class AnchoredDocument(Document):
-    """A corpus file as a Document: sentences are the checked sentences, placed in the file's text.
-
-    ``escaped`` holds, for each segment stored escaped (JSON, quoted CSV), its raw start and end in
-    the file, its text, and the raw index of each of its characters: excerpts within it read as the
-    text that was checked, not as ``\\u201c`` escapes, while line:col still point into the file.
-    """
-
-    escaped: tuple[tuple[int, int, str, list[int]], ...] = ()
-
-    def excerpt(self, start: int, end: int) -> str:
-        index = bisect.bisect_right(self.escaped, (start, float("inf"))) - 1
-        if index >= 0:
-            raw_start, raw_end, text, positions = self.escaped[index]
-            if raw_start <= start <= end <= raw_end:
-                return text[bisect.bisect_left(positions, start) : bisect.bisect_left(positions, end)]
-        return self.text[start:end]
-
-
-@dataclass
-class _FileParts:
-    findings: list[Finding] = field(default_factory=list)
-    sentences: list[SentenceScore] = field(default_factory=list)
-    paragraphs: list[tuple[int, int, list[tuple[int, int]]]] = field(default_factory=list)
-
-
-def anchored_report(run: GateRun) -> Report:
-    """The findings as a Report with one document per corpus file, offsets into the file's text."""
-    files = {name: _FileParts() for name in run.corpus.files}
-    texts = {name: run.corpus.file_text(name) for name in run.corpus.files}  # record files are read again
-    per_segment: dict[int, tuple[Segment, list[Finding], list[SentenceScore]]] = {}
-    for document, result in zip(run.documents, run.results):
-        for segment in document.segments:
-            per_segment[id(segment)] = (segment, [], [])
-        for finding in result.findings:
-            index, start, end = document.locate(finding.start, finding.end)
-            per_segment[id(document.segments[index])][1].append(_moved(finding, start, end))
-        for score in result.sentences:
-            index, start, end = document.locate(score.start, score.end)
-            per_segment[id(document.segments[index])][2].append(SentenceScore(start, end, score.fluency, label=score.label))
-
-    escaped: dict[str, list[tuple[int, int, str, list[int]]]] = {name: [] for name in run.corpus.files}
-    for segment, findings, sentences in per_segment.values():
-        positions = segment_positions(segment, texts[segment.file])
-        if findings and isinstance(positions, list) and positions:  # stored escaped: excerpts decode it
-            escaped[segment.file].append((positions[0], positions[-1], segment.text, positions))
-        offsets = [o for f in findings for o in (f.start, f.end)] + [o for s in sentences for o in (s.start, s.end)]
-        offsets += [0, len(segment.text)]
-        mapped = iter(mapped_offsets(segment, positions, offsets))
-        parts = files[segment.file]
-        for f in findings:
-            start, end = next(mapped), next(mapped)
-            parts.findings.append(replace(f, start=start, end=end, suggestion=encode_replacement(segment, f.suggestion)))
-        spans = []
-        for s in sentences:
-            start, end = next(mapped), next(mapped)
-            parts.sentences.append(SentenceScore(start, end, s.fluency, label=s.label))
-            spans.append((start, end))
-        parts.paragraphs.append((next(mapped), next(mapped), spans))
-
-    documents = []
-    for name, parts in files.items():
-        text = texts[name]
-        paragraphs = []
-        sentence_index = 0
-        for p_index, (p_start, p_end, spans) in enumerate(sorted(parts.paragraphs)):
-            sentences = []
-            for start, end in sorted(spans):
-                sentences.append(Sentence(start, end, text[start:end], p_index, sentence_index))
-                sentence_index += 1
-            paragraphs.append(Paragraph(p_start, p_end, text[p_start:p_end], p_index, tuple(sentences)))
-        scored = [s.fluency for s in parts.sentences if s.fluency is not None]
-        documents.append(
-            DocumentReport(
-                AnchoredDocument(text=text, source=name, paragraphs=tuple(paragraphs), escaped=tuple(sorted(escaped[name]))),
-                in_text_order(parts.findings),
-                sorted(parts.sentences, key=lambda s: (s.start, s.end)),
-                document_fluency(scored),
-            )
-        )
-    return Report(documents, unit="file")
+    run.seconds = time.perf_counter() - began
+    return run

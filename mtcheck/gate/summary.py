@@ -7,20 +7,14 @@ every report format adds it through ``Formatter.with_gate`` (mtcheck.formats.bas
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from mtcheck.findings import Severity
-from mtcheck.gate.cache import CheckResult
-from mtcheck.gate.corpus import Segment
-from mtcheck.stats import quantile, rounded
+from mtcheck.gate.tally import FLUENCY_WORDS, GateTally
 
 if TYPE_CHECKING:
     from mtcheck.gate.run import GateRun
-
-LOWEST_CHRF_SHOWN = 10
-FLUENCY_WORDS = ("fluent", "awkward", "garbled")
 
 
 @dataclass(frozen=True)
@@ -46,113 +40,10 @@ class Thresholds:
         return {k: v for k, v in values.items() if v is not None}
 
 
-def _fluency_summary(results: Sequence[CheckResult]) -> dict[str, Any] | None:
-    sentence_values = sorted(s.fluency for r in results for s in r.sentences if s.fluency is not None)
-    document_values = [r.fluency for r in results if r.fluency is not None]
-    if not sentence_values and not document_values:
-        return None
-    summary: dict[str, Any] = {
-        "documents_mean": rounded(sum(document_values) / len(document_values)) if document_values else None,
-        # the detector's words for each document's fluency (thresholds fitted on clean dev text)
-        "documents": {label: sum(r.fluency_label == label for r in results) for label in FLUENCY_WORDS},
-        "sentences": None,
-    }
-    if sentence_values:
-        summary["sentences"] = {
-            "count": len(sentence_values),
-            "mean": rounded(sum(sentence_values) / len(sentence_values)),
-            "p10": rounded(quantile(sentence_values, 0.10)),
-            "p50": rounded(quantile(sentence_values, 0.50)),
-            "p90": rounded(quantile(sentence_values, 0.90)),
-        }
-    return summary
-
-
-def _segment_dict(segment: Segment) -> dict[str, Any]:
-    entry = {"id": segment.id, "file": segment.file, "line": segment.line, "doc": segment.doc}
-    if segment.src is not None:
-        entry["src"] = segment.src  # what a reviewer compares the flagged translation with
-    return entry
-
-
-def summarize(
-    run: GateRun,
-    thresholds: Thresholds,
-    rules: dict[str, Any] | None = None,
-    metrics: dict[str, Any] | None = None,
-    chrf: Sequence[float] | None = None,
-) -> dict[str, Any]:
-    """The gate summary as a JSON-ready dict, decision and reasons included.
-
-    ``metrics`` maps bleu/chrf/ter to :class:`~mtcheck.gate.metrics.MetricScore`; ``chrf`` holds one
-    segment chrF per corpus segment, in corpus order.
-    """
-    findings = [f for r in run.results for f in r.findings]
-    by_severity = {str(s): 0 for s in sorted(Severity, reverse=True)}
-    by_code: dict[str, dict[str, Any]] = {}
-    for f in findings:
-        by_severity[str(f.severity)] += 1
-        entry = by_code.setdefault(f.code, {"slug": f.slug, "count": 0})
-        entry["count"] += 1
-    sentences = sum(len(r.sentences) for r in run.results)
-    flagged = sum(1 for f in findings if f.severity >= Severity.WARNING)
-    flag_rate = 100.0 * flagged / sentences if sentences else 0.0
-
-    segments: dict[int, dict[str, Any]] = {}
-    positions = {id(s): i for i, s in enumerate(run.corpus.segments)}
-    for segment, finding in run.located:
-        entry = segments.setdefault(positions[id(segment)], {**_segment_dict(segment), "findings": []})
-        entry["findings"].append(
-            {
-                "code": finding.code,
-                "slug": finding.slug,
-                "severity": str(finding.severity),
-                "start": finding.start,
-                "end": finding.end,
-                "text": segment.text[finding.start : finding.end],
-                "message": finding.message,
-                "suggestion": finding.suggestion,
-            }
-        )
-    lowest: list[dict[str, Any]] = []
-    if chrf is not None:
-        for index, entry in segments.items():
-            entry["chrf"] = round(chrf[index], 4)
-        order = sorted(range(len(chrf)), key=lambda i: (chrf[i], i))[:LOWEST_CHRF_SHOWN]
-        lowest = [{**_segment_dict(run.corpus.segments[i]), "chrf": round(chrf[i], 4)} for i in order]
-
-    unchecked = [
-        {**_segment_dict(document.segments[0]), "error": result.error}
-        for document, result in zip(run.documents, run.results, strict=True)
-        if result.error is not None
-    ]
-    summary: dict[str, Any] = {
-        "passed": True,
-        "reasons": [],
-        "unchecked": unchecked,
-        "thresholds": thresholds.to_dict(),
-        "corpus": {
-            "files": len(run.corpus.files),
-            "documents": len(run.documents),
-            "segments": len(run.corpus.segments),
-            "sentences": sentences,
-            "source_language": run.source_language,  # the accuracy rules ran in it (None: no sources)
-        },
-        "findings": {"total": len(findings), "by_severity": by_severity, "by_code": dict(sorted(by_code.items()))},
-        "flagged": flagged,
-        "flag_rate": round(flag_rate, 4),
-        "fluency": _fluency_summary(run.results) if run.lm else None,
-        "metrics": None if metrics is None else {key: score.to_dict() for key, score in metrics.items()},
-        "lowest_chrf": lowest,
-        "cache": None if run.cache is None else run.cache.to_dict(),
-        "seconds": round(run.seconds, 3),
-        "segments_per_second": round(len(run.corpus.segments) / run.seconds, 1) if run.seconds > 0 else None,
-        "segments": [segments[i] for i in sorted(segments)],
-    }
-    reasons = decide(summary, thresholds)
-    summary["passed"] = not reasons
-    summary["reasons"] = reasons
-    return summary
+def summarize(run: GateRun, thresholds: Thresholds) -> dict[str, Any]:
+    """The gate summary of one run as a JSON-ready dict, decision and reasons included (a corpus
+    checked in slices folds its runs into a :class:`~mtcheck.gate.tally.GateTally` instead)."""
+    return GateTally().add(run).summary(thresholds, run.seconds)
 
 
 def _number(value: float) -> str:
@@ -226,6 +117,11 @@ def summary_text(summary: dict[str, Any], color: bool = False, width: int = 100)
         ("findings", f"{findings['total']}: " + ", ".join(f"{n} {name}" for name, n in findings["by_severity"].items())),
         ("flag rate", f"{summary['flag_rate']:.2f} warning/error findings per 100 sentences"),
     ]
+    if corpus.get("split_documents"):
+        shown = ", ".join(corpus.get("split_shown", []))
+        rows.append(("split", f"{_count(corpus['split_documents'], 'document')} continued after other documents, "
+                              f"more than a slice later; each part was checked on its own (sort the corpus by "
+                              f"document to check them whole): {shown}"))
     if corpus.get("source_language"):
         rows.append(("sources", f"in {corpus['source_language']}: accuracy rules (A) checked each segment against its source"))
     fluency = summary["fluency"]

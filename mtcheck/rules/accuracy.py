@@ -6,9 +6,10 @@ reports spans of the target. A001-A005 look at one pair; A006 looks across a cor
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
@@ -351,20 +352,25 @@ class InconsistentTranslation(SourceRule):
     def check_pair(self, pair: Pair, ctx: RuleContext) -> Iterator[Finding]:
         return iter(())  # a corpus-wide check: see check_corpus
 
-    def check_corpus(self, pairs: Sequence[Pair]) -> dict[int, Finding]:
-        """Findings by index into ``pairs``."""
+    def check_corpus(self, pairs: Sequence[Pair], seen: dict[bytes, tuple[bytes, str]] | None = None) -> dict[int, Finding]:
+        """Findings by index into ``pairs``. ``seen`` (a source's digest: the digest of its first
+        translation, and that translation clipped) carries the corpus's memory from one call to
+        the next, when a corpus is checked slice by slice."""
+        seen = {} if seen is None else seen
         out: dict[int, Finding] = {}
-        by_source: dict[str, list[int]] = defaultdict(list)
         for index, pair in enumerate(pairs):
             key = " ".join(pair.source.split())
-            if len(key) >= 2:
-                by_source[key].append(index)
-        for indexes in by_source.values():
-            seen_first = " ".join(pairs[indexes[0]].target.split())
-            for index in indexes[1:]:
-                if " ".join(pairs[index].target.split()) != seen_first:
-                    out[index] = self.whole(pairs[index], f"The same source is translated as '{_clip(seen_first)}' elsewhere.")
+            if len(key) < 2:
+                continue
+            target = " ".join(pair.target.split())
+            first = seen.setdefault(_digest(key), (_digest(target), _clip(target)))
+            if first[0] != _digest(target):
+                out[index] = self.whole(pair, f"The same source is translated as '{first[1]}' elsewhere.")
         return out
+
+
+def _digest(text: str) -> bytes:
+    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=12).digest()
 
 
 def _clip(text: str, limit: int = 80) -> str:

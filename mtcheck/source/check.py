@@ -29,9 +29,11 @@ def source_language(sources: Sequence[str], given: str | None) -> str | None:
 
 
 def check_pairs(
-    targets: Sequence[str], sources: Sequence[str | None], config: Config, language: str | None
+    targets: Sequence[str], sources: Sequence[str | None], config: Config, language: str | None,
+    memory: dict[str, Any] | None = None,
 ) -> list[list[Finding]]:
-    """The accuracy findings of each target (an empty list where its source is unknown)."""
+    """The accuracy findings of each target (an empty list where its source is unknown).
+    ``memory`` keeps what the corpus-wide rules have seen, by rule code, from one call to the next."""
     rules = source_rules(config.enabled)
     context = RuleContext(allowlist=config.allowlist)
     out: list[list[Finding]] = [[] for _ in targets]
@@ -46,7 +48,8 @@ def check_pairs(
     for rule in rules:
         if hasattr(rule, "check_corpus"):
             order = sorted(pairs)
-            for position, finding in rule.check_corpus([pairs[i] for i in order]).items():
+            seen = None if memory is None else memory.setdefault(rule.code, {})
+            for position, finding in rule.check_corpus([pairs[i] for i in order], seen).items():
                 out[order[position]].append(finding)
     for index, findings in enumerate(out):
         target = targets[index]
@@ -63,30 +66,40 @@ def kept_by_source(finding: Finding, target: str, source: str | None) -> bool:
     return not (finding.code == "S003" and source and target[finding.start : finding.end] in source)
 
 
-def with_source_findings(documents: Sequence[Any], results: Sequence[CheckResult], config: Config,
-                         language: str | None) -> tuple[list[CheckResult], str | None]:
-    """Each gate document's result with its segments' accuracy findings added (document offsets),
-    and the source language used. Results without a source are returned as they are."""
-    segments = [(d, i, s) for d, document in enumerate(documents) for i, s in enumerate(document.segments)]
-    sources = [s.src for _, _, s in segments]
-    if not any(sources):
-        return list(results), None
-    language = source_language([s for s in sources if s], language)
-    found = check_pairs([s.text for _, _, s in segments], sources, config, language)
-    extra: dict[int, list[Finding]] = {}
-    for (d, i, _), findings in zip(segments, found, strict=True):
-        offset = documents[d].starts[i]
-        extra.setdefault(d, []).extend(replace(f, start=f.start + offset, end=f.end + offset) for f in findings)
-    out = []
-    for d, (document, result) in enumerate(zip(documents, results, strict=True)):
-        kept = [f for f in result.findings if _kept_in_document(f, document)]
-        added = extra.get(d, [])
-        if result.error is not None or (not added and len(kept) == len(result.findings)):
-            out.append(result)
-            continue
-        findings = in_text_order(kept + added)
-        out.append(replace(result, findings=findings))
-    return out, language
+class SourceChecks:
+    """The accuracy rules over a gate's documents, slice after slice: the language is the one
+    given, or the one the first slice with sources is written in; the corpus-wide rules remember
+    every earlier slice."""
+
+    def __init__(self, config: Config, language: str | None = None) -> None:
+        self.config = config
+        self.given = language
+        self.language: str | None = None
+        self.memory: dict[str, Any] = {}
+
+    def add(self, documents: Sequence[Any], results: Sequence[CheckResult]) -> list[CheckResult]:
+        """Each document's result with its segments' accuracy findings added (document offsets).
+        Results without a source are returned as they are."""
+        segments = [(d, i, s) for d, document in enumerate(documents) for i, s in enumerate(document.segments)]
+        sources = [s.src for _, _, s in segments]
+        if not any(sources):
+            return list(results)
+        if self.language is None:
+            self.language = source_language([s for s in sources if s], self.given)
+        found = check_pairs([s.text for _, _, s in segments], sources, self.config, self.language, self.memory)
+        extra: dict[int, list[Finding]] = {}
+        for (d, i, _), findings in zip(segments, found, strict=True):
+            offset = documents[d].starts[i]
+            extra.setdefault(d, []).extend(replace(f, start=f.start + offset, end=f.end + offset) for f in findings)
+        out = []
+        for d, (document, result) in enumerate(zip(documents, results, strict=True)):
+            kept = [f for f in result.findings if _kept_in_document(f, document)]
+            added = extra.get(d, [])
+            if result.error is not None or (not added and len(kept) == len(result.findings)):
+                out.append(result)
+                continue
+            out.append(replace(result, findings=in_text_order(kept + added)))
+        return out
 
 
 def _kept_in_document(finding: Finding, document: Any) -> bool:

@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from mtcheck.config import Config
+from mtcheck.gate.anchored import anchored_report
 from mtcheck.gate.corpus import read_aligned, read_corpus
-from mtcheck.gate.run import anchored_report, run_gate
+from mtcheck.gate.run import run_gate
 from mtcheck.gate.summary import Thresholds, decide, summarize
 from mtcheck.stats import quantile
 
@@ -138,7 +139,8 @@ def test_json_has_the_gate_object_and_segment_findings(jsonl_corpus: Path) -> No
     data = json.loads(result.stdout)
     gate = data["gate"]
     assert gate["passed"] is False and len(gate["reasons"]) == 1
-    assert gate["corpus"] == {"files": 1, "documents": 2, "segments": 4, "sentences": 4, "source_language": None}
+    assert gate["corpus"] == {"files": 1, "documents": 2, "segments": 4, "sentences": 4, "source_language": None,
+                              "split_documents": 0}
     assert gate["findings"]["by_code"] == {"P002": {"slug": "space-before-punctuation", "count": 1},
                                           "R003": {"slug": "repeated-word", "count": 1}}
     assert gate["flag_rate"] == 50.0 and gate["fluency"] is None

@@ -149,7 +149,7 @@ def test_no_lm_reports_are_identical_to_the_local_gate(ray_cluster, corpus: Path
     assert ray_report == local_report
     if fmt == "json":
         assert ray_report["gate"]["corpus"] == {"files": 1, "documents": 60, "segments": 600, "sentences": 1300,
-                                               "source_language": None}
+                                               "source_language": None, "split_documents": 0}
         assert ray_report["gate"]["findings"]["total"] > 100
 
 
@@ -187,8 +187,10 @@ def _tiny_lm_checker(config: Config):
 
 def _rendered(run, fmt: str) -> dict:
     from mtcheck.cli.gate import render_with_gate
+    from mtcheck.gate.anchored import anchored_report
 
-    return _without_timings(json.loads(render_with_gate(run, summarize(run, Thresholds(max_flag_rate=5)), fmt)))
+    summary = summarize(run, Thresholds(max_flag_rate=5))
+    return _without_timings(json.loads(render_with_gate(anchored_report(run), summary, fmt)))
 
 
 def _runs(corpus: Path, config: Config, make_checker, make_local_checker=None) -> tuple:

@@ -14,8 +14,9 @@ import mtcheck.gate.corpus
 import mtcheck.inputs
 from mtcheck.config import Config
 from mtcheck.errors import InputError
+from mtcheck.gate.anchored import anchored_report
 from mtcheck.gate.corpus import FieldNames, read_aligned, read_corpus
-from mtcheck.gate.run import anchored_report, run_gate
+from mtcheck.gate.run import run_gate
 from mtcheck.gate.summary import Thresholds, summarize
 
 from .conftest import CLEAN, DOUBLED, REPEATED, invoke, write_jsonl
