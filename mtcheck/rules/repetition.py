@@ -13,7 +13,7 @@ from collections.abc import Iterator, Sequence
 
 from wordfreq import zipf_frequency
 
-from mtcheck.document import WORD, Document, Sentence, Word
+from mtcheck.document import CLOSERS, WORD, Document, Sentence, Word
 from mtcheck.findings import Finding, Severity
 from mtcheck.rules.base import Rule, RuleContext, register
 from mtcheck.rules.fragments import AUXILIARIES, is_verb
@@ -25,14 +25,13 @@ def sentence_tokens(sentence: Sentence) -> list[str]:
 
 
 SENTENCE_FINAL = tuple(".!?…")
-CLOSING_MARKS = "\"'”’»)]"
 
 
 def is_label_line(text: str, sentence: Sentence) -> bool:
     """A line of its own that does not end like a sentence: a heading, a label or a list item.
     Joined into a paragraph it would run into the next segment's sentence, so whether it counts
     as a repeat must not depend on the layout."""
-    if sentence.text.rstrip().rstrip(CLOSING_MARKS).endswith(SENTENCE_FINAL):
+    if sentence.text.rstrip().rstrip(CLOSERS).endswith(SENTENCE_FINAL):
         return False
     before = sentence.start
     while before > 0 and text[before - 1] in " \t":
