@@ -422,6 +422,34 @@ def gate_runs(work: Path, quick: bool) -> dict[str, Any]:
     }
 
 
+def gate_memory_runs(sizes: list[float]) -> list[dict[str, Any]]:
+    """`mtcheck gate` (rules only, no cache) on JSONL corpora of each size in MB: dev news segments
+    made distinct, documents of 20 segments, a reference in each record. Wall time and peak RSS of
+    the whole process: the gate's memory should not grow with the corpus."""
+    texts = [json.loads(line)["text"].strip() for line in NEWS.open(encoding="utf-8")]
+    runs = []
+    with tempfile.TemporaryDirectory(prefix="mtcheck-gate-memory-") as work:
+        for megabytes in sizes:
+            path = Path(work) / f"corpus-{megabytes:g}.jsonl"
+            written, number = 0, 0
+            with path.open("w", encoding="utf-8") as handle:
+                while written < megabytes * 1e6:
+                    text = texts[number % len(texts)] + (f" Item {number}." if number >= len(texts) else "")
+                    line = json.dumps({"id": number, "doc": f"d{number // 20}", "text": text,
+                                       "ref": texts[number % len(texts)]}, ensure_ascii=False) + "\n"
+                    handle.write(line)
+                    written += len(line.encode("utf-8"))
+                    number += 1
+            command = [PY, "-m", "mtcheck", "gate", str(path), "--doc-field", "doc", "--ref-field", "ref",
+                       "--no-lm", "--no-cache", "-q"]
+            completed, wall, rss = run_measured(command, fresh_environment(), 7200)
+            if completed.returncode not in (0, 1):
+                raise RuntimeError(f"mtcheck gate failed: {completed.stderr[-2000:]}")
+            runs.append({"megabytes": megabytes, "segments": number, "seconds": wall, "peak_rss_mb": rss})
+            path.unlink()
+    return runs
+
+
 # ------------------------------------------------------------------------------ report
 
 
@@ -466,6 +494,8 @@ def main() -> None:
     parser.add_argument("--kinds", default=",".join(HEURISTIC_KINDS),
                         help=f"--no-lm input kinds, comma-separated (default all: {', '.join(HEURISTIC_KINDS)})")
     parser.add_argument("--heuristics-only", action="store_true", help="only the --no-lm throughput table (no model needed)")
+    parser.add_argument("--gate-memory", default=None, metavar="SIZES",
+                        help="only the gate's peak memory on JSONL corpora of these MB sizes (e.g. 10,30,100; no model needed)")
     parser.add_argument("--model", default=None, help="another backbone (default: the packaged Gemma-3-270M)")
     parser.add_argument("--weights", type=Path, default=None, help="detector weights trained for --model")
     parser.add_argument("--out", type=Path, default=None)
@@ -481,7 +511,13 @@ def main() -> None:
     unknown = set(args.kinds) - set(HEURISTIC_KINDS)
     if unknown:
         parser.error(f"unknown --kinds {', '.join(sorted(unknown))} (known: {', '.join(HEURISTIC_KINDS)})")
-    if args.heuristics_only:
+    if args.gate_memory:
+        sizes = [float(x) for x in args.gate_memory.split(",") if x.strip()]
+        results = {"cpu": cpu_name(), "cores": os.cpu_count(), "gate_memory": gate_memory_runs(sizes)}
+        text = "\n".join(["| JSONL | segments | wall | peak RSS |", "|---|---|---|---|"]
+                         + [f"| {r['megabytes']:g} MB | {r['segments']:,} | {r['seconds']:.1f} s | {r['peak_rss_mb']:.0f} MB |"
+                            for r in results["gate_memory"]]) + "\n"
+    elif args.heuristics_only:
         results = {"cpu": cpu_name(), "cores": os.cpu_count(), "loadavg_before": loadavg(),
                    "heuristics": heuristics_runs(args.sizes, args.kinds), "loadavg_after": loadavg()}
         rows = heuristics_rows(results["heuristics"])

@@ -33,19 +33,17 @@ def _check_streams(hypotheses: Sequence[str], references: Sequence[Sequence[str]
 
 def corpus_metrics(hypotheses: Sequence[str], references: Sequence[Sequence[str]]) -> dict[str, MetricScore]:
     """BLEU, chrF and TER of the whole corpus; ``references`` is a list of streams, one per reference set."""
-    return StreamedMetrics().add(hypotheses, references).scores()
+    metrics = StreamedMetrics()
+    metrics.add(hypotheses, references)
+    return metrics.scores()
 
 
 def segment_chrf(hypotheses: Sequence[str], references: Sequence[Sequence[str]]) -> list[float]:
-    """chrF of each segment against its references (sacrebleu ``sentence_score``)."""
-    from sacrebleu.metrics import CHRF
+    """chrF of each segment against its references (what sacrebleu's ``sentence_score`` gives)."""
+    return StreamedMetrics().add(hypotheses, references)
 
-    _check_streams(hypotheses, references)
-    metric = CHRF()
-    return [
-        float(metric.sentence_score(hypothesis, [stream[i] for stream in references]).score)
-        for i, hypothesis in enumerate(hypotheses)
-    ]
+
+STATISTICS_BATCH = 1000
 
 
 class StreamedMetrics:
@@ -60,18 +58,27 @@ class StreamedMetrics:
         self.totals: dict[str, list[Any] | None] = dict.fromkeys(self.metrics)
         self.segments = 0
 
-    def add(self, hypotheses: Sequence[str], references: Sequence[Sequence[str]]) -> StreamedMetrics:
+    def add(self, hypotheses: Sequence[str], references: Sequence[Sequence[str]]) -> list[float]:
+        """Add segments to the corpus scores; returns each segment's chrF, scored from its own
+        statistics as sacrebleu's ``sentence_score`` scores it."""
         from sacrebleu.utils import sum_of_lists
 
         _check_streams(hypotheses, references)
-        if not hypotheses:
-            return self
-        self.segments += len(hypotheses)
-        for key, metric in self.metrics.items():
-            stats = metric._extract_corpus_statistics(list(hypotheses), [list(stream) for stream in references])
-            total = self.totals[key]
-            self.totals[key] = sum_of_lists(stats if total is None else [total, *stats])
-        return self
+        chrf: list[float] = []
+        # sacrebleu holds the n-grams of every reference of a call at once (chrF: about 36 KB a
+        # segment), so the statistics are taken a batch at a time; they are per segment, so the
+        # sums are the same.
+        for start in range(0, len(hypotheses), STATISTICS_BATCH):
+            batch = list(hypotheses[start : start + STATISTICS_BATCH])
+            streams = [list(stream[start : start + STATISTICS_BATCH]) for stream in references]
+            self.segments += len(batch)
+            for key, metric in self.metrics.items():
+                stats = metric._extract_corpus_statistics(batch, streams)
+                total = self.totals[key]
+                self.totals[key] = sum_of_lists(stats if total is None else [total, *stats])
+                if key == "chrf":
+                    chrf += [float(metric._compute_score_from_stats(row).score) for row in stats]
+        return chrf
 
     def scores(self) -> dict[str, MetricScore]:
         scores = {}

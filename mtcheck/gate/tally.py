@@ -82,14 +82,13 @@ class GateTally:
         """Each segment's chrF; the corpus metrics' statistics and the lowest chrF updated."""
         if not corpus.has_refs:
             return None
-        from mtcheck.gate.metrics import StreamedMetrics, segment_chrf
+        from mtcheck.gate.metrics import StreamedMetrics
 
         hypotheses = [s.text for s in corpus.segments]
         references = [[s.refs[k] for s in corpus.segments] for k in range(corpus.ref_count)]
         if self.metrics is None:
             self.metrics = StreamedMetrics()
-        self.metrics.add(hypotheses, references)
-        chrf = segment_chrf(hypotheses, references)
+        chrf = self.metrics.add(hypotheses, references)
         order = sorted(range(len(chrf)), key=lambda i: (chrf[i], i))[:LOWEST_CHRF_SHOWN]
         candidates = [(round(chrf[i], 4), base + i, {**segment_dict(corpus.segments[i]), "chrf": round(chrf[i], 4)})
                       for i in order]

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+import mtcheck.gate.metrics
 import mtcheck.gate.run
 from mtcheck.config import Config
 from mtcheck.errors import InputError
@@ -110,7 +111,7 @@ def test_the_inconsistent_translation_rule_remembers_earlier_slices(tmp_path: Pa
     assert (12, ["A005"]) in flagged and all(line != 1 for line, _ in flagged)
 
 
-def test_metrics_summed_part_by_part_equal_the_whole_corpus(tmp_path: Path) -> None:
+def test_metrics_summed_part_by_part_equal_the_whole_corpus(tmp_path: Path, monkeypatch) -> None:
     hyp, ref = tmp_path / "hyp.en", tmp_path / "ref.en"
     hypotheses = [CLEAN[i % 4] if i % 3 else REPEATED for i in range(25)]
     references = [CLEAN[(i + 1) % 4] if i % 5 == 0 else CLEAN[i % 4] for i in range(25)]
@@ -118,11 +119,16 @@ def test_metrics_summed_part_by_part_equal_the_whole_corpus(tmp_path: Path) -> N
     ref.write_text("\n".join(references) + "\n", encoding="utf-8")
     corpus = read_aligned(str(hyp), refs=[str(ref)])
     whole = corpus_metrics([s.text for s in corpus.segments], [[s.refs[0] for s in corpus.segments]])
+    monkeypatch.setattr(mtcheck.gate.metrics, "STATISTICS_BATCH", 3)  # statistics taken 3 segments at a time
     streamed = StreamedMetrics()
     for start in range(0, 25, 7):
         part = corpus.segments[start : start + 7]
         streamed.add([s.text for s in part], [[s.refs[0] for s in part]])
     assert streamed.scores() == whole
+    from sacrebleu.metrics import CHRF
+
+    chrf = StreamedMetrics().add([s.text for s in corpus.segments], [[s.refs[0] for s in corpus.segments]])
+    assert chrf == [CHRF().sentence_score(s.text, [s.refs[0]]).score for s in corpus.segments]
     assert 0 < whole["bleu"].score < 100 and whole["ter"].score > 0
 
 
