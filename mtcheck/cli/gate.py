@@ -225,11 +225,12 @@ def _estimated_segments(named, aligned: bool) -> int | None:
     import os
     import stat
 
+    from mtcheck.errors import InputError
     from mtcheck.gate.corpus import TABLE_SUFFIXES, expand_inputs
 
     try:
         paths = expand_inputs(named)
-    except Exception:
+    except InputError:
         return None  # the run itself says what is wrong
     total = 0
     for path in paths:

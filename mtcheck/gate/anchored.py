@@ -21,7 +21,7 @@ from mtcheck.findings import (
     in_text_order,
 )
 from mtcheck.fluency.decode import document_fluency
-from mtcheck.gate.corpus import Corpus
+from mtcheck.gate.corpus import Corpus, Segment
 from mtcheck.gate.corpus_offsets import (
     encode_replacement,
     mapped_offsets,
@@ -86,7 +86,7 @@ class AnchoredReport:
                 self._add_segment(segment, findings, sentences)
         return self
 
-    def _add_segment(self, segment, findings: list[Finding], sentences: list[SentenceScore]) -> None:
+    def _add_segment(self, segment: Segment, findings: list[Finding], sentences: list[SentenceScore]) -> None:
         parts = self.files.setdefault(segment.file, _FileParts())
         positions = segment_positions(segment, self._text(segment.file))
         if findings and isinstance(positions, list) and positions:  # stored escaped: excerpts decode it

@@ -56,7 +56,6 @@ class StreamedMetrics:
 
         self.metrics = {"bleu": BLEU(), "chrf": CHRF(), "ter": TER()}
         self.totals: dict[str, list[Any] | None] = dict.fromkeys(self.metrics)
-        self.segments = 0
 
     def add(self, hypotheses: Sequence[str], references: Sequence[Sequence[str]]) -> list[float]:
         """Add segments to the corpus scores; returns each segment's chrF, scored from its own
@@ -71,7 +70,6 @@ class StreamedMetrics:
         for start in range(0, len(hypotheses), STATISTICS_BATCH):
             batch = list(hypotheses[start : start + STATISTICS_BATCH])
             streams = [list(stream[start : start + STATISTICS_BATCH]) for stream in references]
-            self.segments += len(batch)
             for key, metric in self.metrics.items():
                 stats = metric._extract_corpus_statistics(batch, streams)
                 total = self.totals[key]

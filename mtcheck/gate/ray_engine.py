@@ -109,41 +109,37 @@ class RayEngine:
         self.make_checker = make_checker  # a picklable factory; tests pass one that misbehaves
 
     @contextlib.contextmanager
-    def session(self) -> Iterator[None]:
-        """One connection for every ``map`` inside (a corpus checked slice by slice)."""
+    def session(self) -> Iterator[Any]:
+        """Ray, connected for every ``map`` inside (a corpus checked slice by slice); stopped at the
+        end when this session started it."""
         ray = import_ray()
         started_here = _connect(ray, self.settings.address)
         try:
-            yield
+            yield ray
         finally:
             if started_here:
-                ray.shutdown()
+                ray.shutdown()  # a Ctrl-C lands here too: the actors of this run stop with it
 
     def map(self, chunks: Sequence[list[str]]) -> Iterator[list[CheckResult]]:
         texts = [text for chunk in chunks for text in chunk]
         if not texts:
             return
-        ray = import_ray()
-        started_here = _connect(ray, self.settings.address)
-        rows = None
-        try:
+        with self.session() as ray:
             rows = _reraised_plainly(ray, self._results(ray, texts))
-            position = 0
-            for chunk in chunks:
-                out = []
-                for text in chunk:
-                    row = next(rows)
-                    if int(row["index"]) != position:  # preserve_order is on; a break in it is a bug
-                        raise RuntimeError(f"Ray returned document {row['index']} where {position} was due")
-                    out.append(_from_wire(row["result"], text))
-                    position += 1
-                yield out
-            next(rows, None)  # to its end, so Ray Data closes the run's execution itself
-        finally:
-            if rows is not None:
+            try:
+                position = 0
+                for chunk in chunks:
+                    out = []
+                    for text in chunk:
+                        row = next(rows)
+                        if int(row["index"]) != position:  # preserve_order is on; a break in it is a bug
+                            raise RuntimeError(f"Ray returned document {row['index']} where {position} was due")
+                        out.append(_from_wire(row["result"], text))
+                        position += 1
+                    yield out
+                next(rows, None)  # to its end, so Ray Data closes the run's execution itself
+            finally:
                 rows.close()
-            if started_here:
-                ray.shutdown()  # a Ctrl-C lands here too: the actors of this run stop with it
 
     def _results(self, ray: Any, texts: list[str]) -> Iterator[dict[str, Any]]:
         settings = self.settings

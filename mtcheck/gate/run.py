@@ -262,9 +262,9 @@ def run_gate_slices(
         for part in slices(segments, chars, slice_segments or SLICE_SEGMENTS, config.max_input_size):
             began = time.perf_counter()
             documents = build_documents(part)
-            keys = {hash(k) for k in map(_document_key, (d.segments[0] for d in documents)) if k is not None}
-            split = [d.key for d in documents if hash(_document_key(d.segments[0])) in closed and d.segments[0].doc is not None]
-            closed |= keys
+            keys = [_document_key(d.segments[0]) for d in documents]
+            split = [d.key for d, key in zip(documents, keys) if key is not None and hash(key) in closed]
+            closed.update(hash(key) for key in keys if key is not None)
             results = check_documents(documents, config, cache=cache, engine=engine, progress=progress)
             results = accuracy.add(documents, results)
             yield GateRun(

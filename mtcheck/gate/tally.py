@@ -90,8 +90,7 @@ class GateTally:
             self.metrics = StreamedMetrics()
         chrf = self.metrics.add(hypotheses, references)
         order = sorted(range(len(chrf)), key=lambda i: (chrf[i], i))[:LOWEST_CHRF_SHOWN]
-        candidates = [(round(chrf[i], 4), base + i, {**segment_dict(corpus.segments[i]), "chrf": round(chrf[i], 4)})
-                      for i in order]
+        candidates = [(chrf[i], base + i, {**segment_dict(corpus.segments[i]), "chrf": round(chrf[i], 4)}) for i in order]
         self.lowest = sorted(self.lowest + candidates, key=lambda item: item[:2])[:LOWEST_CHRF_SHOWN]
         return chrf
 

@@ -363,8 +363,9 @@ class InconsistentTranslation(SourceRule):
             if len(key) < 2:
                 continue
             target = " ".join(pair.target.split())
-            first = seen.setdefault(_digest(key), (_digest(target), _clip(target)))
-            if first[0] != _digest(target):
+            digest = _digest(target)
+            first = seen.setdefault(_digest(key), (digest, _clip(target)))
+            if first[0] != digest:
                 out[index] = self.whole(pair, f"The same source is translated as '{first[1]}' elsewhere.")
         return out
 
