@@ -304,8 +304,27 @@ def fp_counts(docs: Sequence[DocumentReport], segments: int) -> dict[str, Any]:
     return result
 
 
+EXCERPT_CONTEXT = 60  # characters shown on each side of a listed flag
+
+
+def warning_flags(docs: Sequence[DocumentReport], ids: Sequence[str]) -> list[dict[str, Any]]:
+    """Every warning+ flag on a clean set, with its text around it: so anyone can judge whether
+    "clean" text really holds the error (dev only: holdout is never looked at for tuning)."""
+    listed = []
+    for doc, doc_id in zip(docs, ids):
+        text = doc.document.text
+        for f in doc.findings:
+            if f.severity >= Severity.WARNING:
+                before = text[max(0, f.start - EXCERPT_CONTEXT) : f.start]
+                after = text[f.end : f.end + EXCERPT_CONTEXT]
+                listed.append({"doc_id": doc_id, "code": f.code, "severity": f.severity.name.lower(),
+                               "excerpt": f"{before}[[{text[f.start:f.end]}]]{after}", "message": f.message})
+    return listed
+
+
 def measure_fp(ctx: Context, split: str) -> dict[str, Any]:
-    """Flag rates per clean set and layout; a set that mixes domains also gets a row per domain."""
+    """Flag rates per clean set and layout; a set that mixes domains also gets a row per domain.
+    On dev each warning+ flag is listed too."""
     result = {}
     for name, path, domains in CLEAN_SETS[split]:
         segments, domain_of = evaldata.segment_counts(path), evaldata.document_domains(path)
@@ -313,6 +332,8 @@ def measure_fp(ctx: Context, split: str) -> dict[str, Any]:
             reports = clean_reports(ctx, split, path, domains, layout)
             ids = [doc_id for _, doc_id in clean_documents(ctx, path, domains, layout)]
             result[f"{name}, {layout}"] = fp_counts(reports, sum(segments[i] for i in ids))
+            if split == "dev":
+                result[f"{name}, {layout}"]["warning+ flags"] = warning_flags(reports, ids)
             if domains and len(domains) > 1:
                 for domain in domains:
                     chosen = [(r, i) for r, i in zip(reports, ids) if domain_of[i] == domain]
@@ -383,6 +404,11 @@ def _fmt(value: Any, digits: int = 3) -> str:
     return str(value)
 
 
+def _cell(text: str) -> str:
+    """Text safe inside a Markdown table cell."""
+    return " ".join(text.replace("\n", " ⏎ ").split()).replace("|", "\\|")
+
+
 def _table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[str]:
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     lines += ["| " + " | ".join(_fmt(c) for c in row) + " |" for row in rows]
@@ -447,6 +473,12 @@ def markdown(results: dict[str, Any]) -> str:
                              r["warning+"]["documents_flagged"]])
         out += _table(["split", "data, layout", "docs", "segments", "sentences", "warning+ /100 seg", "warning+ /100 sent",
                        "any /100 seg", "error /100 seg", "docs flagged (warning+)"], rows)
+        listed = [(name, flag) for name, r in fp.get("dev", {}).items() for flag in r.get("warning+ flags", [])]
+        if listed:
+            out += ["### Each warning+ flag on clean dev text", ""]
+            out += _table(["data, layout", "document", "code", "severity", "text (flagged span in [[ ]])", "message"],
+                          [[name, f["doc_id"], f["code"], f["severity"], _cell(f["excerpt"]), _cell(f["message"])]
+                           for name, f in listed])
     documents = by_split.get("dev", {}).get("documents")
     if documents:
         out += ["## Document fluency: the garbled sample against clean dev news (both layouts)", ""]

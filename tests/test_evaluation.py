@@ -257,3 +257,31 @@ def test_evaluate_script_end_to_end_without_lm(tmp_path):
             part = fp[f"generaltest2022 news+ecommerce, {layout}: {domain} only"]
             assert (part["documents"], part["sentences"], part["segments"]) == (1, 2, 2)
     assert "## Span level" in (tmp_path / "results.md").read_text()
+
+
+def _evaluate_script():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("evaluate_script", ROOT / "scripts" / "evaluate.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up by name
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_clean_set_flags_are_listed_with_their_text():
+    from mtcheck import Checker
+    from mtcheck.config import Config
+
+    evaluate = _evaluate_script()
+    texts = ["The council met on Monday.\nIt approved the budget .", "The council met on Monday."]
+    reports = Checker(Config(lm=False)).check_many([(t, str(i)) for i, t in enumerate(texts)]).documents
+    listed = evaluate.warning_flags(reports, ["d1", "d2"])
+    assert [(f["doc_id"], f["code"], f["severity"]) for f in listed] == [("d1", "P002", "warning")]
+    assert listed[0]["excerpt"] == "The council met on Monday.\nIt approved the budget[[ .]]"
+    table = evaluate.markdown({"meta": {"lm": False, "thresholds": "default", "weights": "packaged", "sample": "full",
+                                        "caps": {}, "batch": 1, "seconds": 0},
+                               "results": {"dev": {"fp": {"news, lines": {**evaluate.fp_counts(reports, 3),
+                                                                          "warning+ flags": listed}}}},
+                               "timing": {}})
+    assert "| news, lines | d1 | P002 | warning | The council met on Monday. ⏎ It approved the budget[[ .]] |" in table
