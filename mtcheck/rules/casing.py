@@ -188,37 +188,51 @@ class DocumentCasing:
     @cached_property
     def tokens(self) -> list[Token]:
         """The words with a capital letter, each with where it stands. Lower-case words (most of
-        the text) only go into ``lower_keys``: neither rule reports them."""
+        the text) only go into ``lower_keys``: neither rule reports them.
+
+        One pass over the letter runs of the whole text, each capitalised one placed in its
+        sentence by binary search: no work per sentence, which an input with a sentence every
+        few characters ("Ab.” Ab.” …") would multiply."""
         text = self.doc.text
-        found: list[Token] = []
+        sentences = self.doc.sentences
+        if not sentences:
+            return []
+        runs = list(LETTERS.finditer(text))
+        sentence_starts = [s.start for s in sentences]
         headline_first = self._first_sentence_is_headline
-        for sentence in self.doc.sentences:
-            opening = sentence.start
-            runs = list(LETTERS.finditer(text, opening, sentence.end))
-            last = len(runs) - 1
-            for i in [i for i, m in enumerate(runs) if not m.group().islower()]:
-                m = runs[i]
-                word, start, end = m.group(), m.start(), m.end()
-                positional = _after_sentence_opening(text, opening, start)
-                before = runs[i - 1] if i else None
-                after = runs[i + 1] if i < last else None
-                previous = before.group() if before is not None and text[before.end() : start].isspace() else ""
-                following = after.group() if after is not None and text[end : after.start()].isspace() else ""
-                beside_name = _is_name_like(following) or (
-                    _is_name_like(previous) and not _after_sentence_opening(text, opening, before.start())
+        found: list[Token] = []
+        last = len(runs) - 1
+        at = 0
+        for i in [i for i, m in enumerate(runs) if not m.group().islower()]:
+            m = runs[i]
+            word, start, end = m.group(), m.start(), m.end()
+            at = bisect.bisect_right(sentence_starts, start, at) - 1
+            if at < 0 or end > sentences[at].end:
+                at = max(at, 0)
+                continue  # not inside a sentence (whitespace only lies between them)
+            opening, closing = sentences[at].start, sentences[at].end
+            before = runs[i - 1] if i and runs[i - 1].start() >= opening else None
+            after = runs[i + 1] if i < last and runs[i + 1].end() <= closing else None
+            before_word = before.group() if before is not None else ""
+            after_word = after.group() if after is not None else ""
+            positional = _after_sentence_opening(text, opening, start)
+            previous = before_word if before is not None and text[before.end() : start].isspace() else ""
+            following = after_word if after is not None and text[end : after.start()].isspace() else ""
+            beside_name = _is_name_like(following) or (
+                _is_name_like(previous) and not _after_sentence_opening(text, opening, before.start())
+            )
+            after_name = previous[:1].isupper() and not previous.isupper() and previous.lower() not in TITLES
+            shape = word_shape(word)
+            caps_block = word.isupper() and (
+                (len(before_word) >= 2 and before_word.isupper()) or (len(after_word) >= 2 and after_word.isupper())
+            )
+            if not caps_block and word[0].isupper():
+                caps_block = (
+                    (at == 0 and headline_first)
+                    or (positional and text[end : end + 1] == ":")  # a label: "RESULTS: The…"
+                    or self._in_caps_zone(start)
                 )
-                after_name = previous[:1].isupper() and not previous.isupper() and previous.lower() not in TITLES
-                shape = word_shape(word)
-                caps_block = word.isupper() and any(
-                    len(n) >= 2 and n.isupper() for n in (before and before.group(), after and after.group()) if n
-                )
-                if not caps_block and word[0].isupper():
-                    caps_block = (
-                        (sentence.index == 0 and headline_first)
-                        or (positional and text[end : end + 1] == ":")  # a label: "RESULTS: The…"
-                        or self._in_caps_zone(start)
-                    )
-                found.append(Token(word, start, end, positional, after_name, caps_block, beside_name, shape))
+            found.append(Token(word, start, end, positional, after_name, caps_block, beside_name, shape))
         return found
 
     @cached_property

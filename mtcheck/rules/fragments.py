@@ -124,6 +124,7 @@ PRONOUN_CONTRACTIONS = frozenset(
     "it's he's she's that's there's here's what's who's where's how's let's".split()
 )
 END_MARK = re.compile(r"[.]\W*$")
+QUESTION_THEN_CLOSERS = re.compile(r"[?!…][" + re.escape(CLOSERS) + r"]+$")
 
 
 def is_verb(word: str) -> bool:
@@ -196,10 +197,10 @@ class OrphanAttribution(Rule):
     def check(self, doc: Document, ctx: RuleContext) -> Iterator[Finding]:
         previous: Sentence | None = None
         for sentence in doc.sentences:
-            after_question, previous = self._follows_quoted_question(previous), sentence
-            if after_question or not END_MARK.search(sentence.text):
+            before, previous = previous, sentence
+            if not END_MARK.search(sentence.text) or any(q in sentence.text for q in "\"“”«»"):
                 continue
-            if any(q in sentence.text for q in "\"“”«»"):
+            if self._follows_quoted_question(before):
                 continue
             tokens = [w.text for w in sentence.words]
             if self._is_orphan(tokens) and not ctx.allowed(sentence.text):
@@ -214,7 +215,7 @@ class OrphanAttribution(Rule):
         """'“…what hope is there?” Schladow said.': the splitter cut after '?”', the English is fine."""
         if previous is None:
             return False
-        return bool(re.search(r"[?!…][" + re.escape(CLOSERS) + r"]+$", previous.text))
+        return QUESTION_THEN_CLOSERS.search(previous.text) is not None
 
     def _is_orphan(self, tokens: list[str]) -> bool:
         lowered = [t.lower() for t in tokens]

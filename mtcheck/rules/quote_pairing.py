@@ -105,6 +105,7 @@ class ParagraphQuotes:
     misdirected: list[Mark] = field(default_factory=list)  # curly marks used the other way round
     final_open: Mark | None = None  # opener still open at the end, not continued
     clause_starts: "_ClauseStarts | None" = None  # built on first use by truncation_start
+    truncations: dict[int, int | None] = field(default_factory=dict)  # truncation_start by closer position
 
 
 class _Double(NamedTuple):
@@ -176,22 +177,22 @@ def _solve(doubles: list[_Double], start_open: bool, end_free: bool) -> tuple[fl
     layers: list[dict[int, tuple[float, Back]]] = [{1 if start_open else 0: (0.0, None)}]
     for d in doubles:
         nxt: dict[int, tuple[float, Back]] = {}
-
-        def relax(state: int, cost: float, back: tuple[int, int]) -> None:
-            if cost < nxt.get(state, (INF, None))[0]:
-                nxt[state] = (cost, back)
-
         for depth, (cost, _) in layers[-1].items():
+            # (state, cost, action) in the order they were always tried: on equal cost the first stays
+            moves = []
             if depth < MAX_DEPTH:
-                relax(depth + 1, cost + d.open_cost + (NEST_COST if depth else 0.0), (depth, OPEN))
+                moves.append((depth + 1, cost + d.open_cost + (NEST_COST if depth else 0.0), OPEN))
             if depth:
-                relax(depth - 1, cost + d.close_cost, (depth, CLOSE))
+                moves.append((depth - 1, cost + d.close_cost, CLOSE))
                 if d.continues:
-                    relax(depth, cost + CONTINUE_COST + d.open_cost, (depth, CONTINUE))
-                relax(depth, cost + UNMATCHED + d.open_cost, (depth, ABANDON))
+                    moves.append((depth, cost + CONTINUE_COST + d.open_cost, CONTINUE))
+                moves.append((depth, cost + UNMATCHED + d.open_cost, ABANDON))
             if d.inch:
-                relax(depth, cost + INCH_COST, (depth, INCH))
-            relax(depth, cost + UNMATCHED, (depth, SKIP))
+                moves.append((depth, cost + INCH_COST, INCH))
+            moves.append((depth, cost + UNMATCHED, SKIP))
+            for state, total, action in moves:
+                if total < (nxt[state][0] if state in nxt else INF):
+                    nxt[state] = (total, (depth, action))
         layers.append(nxt)
     # At the end every open quotation is unmatched, except the outermost one when the next
     # paragraph continues it.
@@ -380,6 +381,12 @@ def truncation_start(doc: Document, quotes: ParagraphQuotes, closer: Mark) -> in
     the paragraph start, never before an earlier quotation mark. When that text begins
     with a lowercase word it is the tail of a clause whose beginning is missing.
     """
+    if closer.pos not in quotes.truncations:  # Q001 and Q004 both ask, for every stray closer
+        quotes.truncations[closer.pos] = _truncation_start(doc, quotes, closer)
+    return quotes.truncations[closer.pos]
+
+
+def _truncation_start(doc: Document, quotes: ParagraphQuotes, closer: Mark) -> int | None:
     text = doc.text
     paragraph = quotes.paragraph
     if quotes.clause_starts is None:
