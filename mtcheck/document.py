@@ -258,7 +258,9 @@ class Document:
         return [s.start for s in self.sentences]
 
     def sentence_at(self, offset: int) -> Sentence | None:
+        """The sentence that holds ``offset`` (or ends right at it: an insertion point after its
+        last character); None between sentences."""
         i = bisect.bisect_right(self._sentence_starts, offset) - 1
-        if i >= 0 and self.sentences[i].start <= offset < max(self.sentences[i].end, offset + 1):
+        if i >= 0 and offset <= self.sentences[i].end:
             return self.sentences[i]
         return None

@@ -88,3 +88,11 @@ def test_sentence_at_finds_the_enclosing_sentence():
     doc = Document.parse("One two. Three four.")
     assert doc.sentence_at(10).text == "Three four."
     assert doc.sentence_at(0).text == "One two."
+    assert doc.sentence_at(8).text == "One two."  # right after its last character
+
+
+def test_sentence_at_is_none_between_sentences():
+    doc = Document.parse("One two.   Three four.\n\n\nFive.")
+    assert doc.sentence_at(9) is None
+    assert doc.sentence_at(24) is None
+    assert Document.parse("").sentence_at(0) is None
