@@ -135,6 +135,7 @@ def split_sentences(text: str, start: int = 0, end: int | None = None) -> list[t
 
 
 LINE = re.compile(r"[^\r\n]+")
+LINE_BREAK = re.compile(r"\r\n|\r|\n")  # what ends a line for line:column
 LINE_END_MARKS = ".!?:…\"”’)]"
 
 
@@ -239,7 +240,7 @@ class Document:
     @cached_property
     def _line_starts(self) -> list[int]:
         starts = [0]
-        for m in re.finditer(r"\r\n|\r|\n", self.text):
+        for m in LINE_BREAK.finditer(self.text):
             starts.append(m.end())
         return starts
 

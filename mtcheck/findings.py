@@ -55,6 +55,58 @@ def in_text_order(findings: Iterable[Finding]) -> list[Finding]:
     return sorted(findings, key=lambda f: (f.start, f.end, f.code))
 
 
+@dataclass(frozen=True, slots=True)
+class Located:
+    """A finding with everything a per-finding output (JSON Lines, SARIF, GitHub annotations) needs
+    from its document, so the output can be written without the document: the gate keeps these
+    instead of its corpus files' text."""
+
+    source: str
+    finding: Finding
+    line: int  # 1-based line and column (in characters) of the start and of the end
+    column: int
+    end_line: int
+    end_column: int
+    snippet: str  # the document's text between the offsets, as stored (escaped, in a JSONL file)
+    excerpt: str  # the same text as a reader sees it
+    context: str  # the sentence(s) holding the finding, whitespace runs as single spaces
+
+    def to_dict(self) -> dict[str, Any]:
+        """The finding in the JSON schema."""
+        finding = self.finding
+        return {
+            "code": finding.code,
+            "slug": finding.slug,
+            "severity": str(finding.severity),
+            "start": finding.start,
+            "end": finding.end,
+            "line": self.line,
+            "column": self.column,
+            "end_line": self.end_line,
+            "end_column": self.end_column,
+            "text": self.excerpt,
+            "message": finding.message,
+            "suggestion": finding.suggestion,
+            "score": None if finding.score is None else round(finding.score, 4),
+        }
+
+
+def context_span(document: Document, finding: Finding) -> tuple[int, int]:
+    """The sentence(s) that hold the finding, or its line when no sentence does."""
+    text = document.text
+    first = document.sentence_at(finding.start)
+    last = document.sentence_at(max(finding.start, finding.end - 1))
+    start = min(finding.start, first.start) if first else None
+    end = max(finding.end, last.end) if last else None
+    if start is None:
+        start = max(text.rfind("\n", 0, finding.start) + 1, 0)
+    if end is None:
+        newline = text.find("\n", finding.end)
+        end = len(text) if newline < 0 else newline
+        end = max(end, finding.end)
+    return start, end
+
+
 @dataclass(slots=True)
 class SentenceScore:
     start: int
@@ -80,23 +132,20 @@ class DocumentReport:
         return max((f.severity for f in self.findings), default=None)
 
     def finding_dict(self, finding: Finding) -> dict[str, Any]:
-        line, column = self.document.line_col(finding.start)
-        end_line, end_column = self.document.line_col(finding.end)
-        return {
-            "code": finding.code,
-            "slug": finding.slug,
-            "severity": str(finding.severity),
-            "start": finding.start,
-            "end": finding.end,
-            "line": line,
-            "column": column,
-            "end_line": end_line,
-            "end_column": end_column,
-            "text": self.document.excerpt(finding.start, finding.end),
-            "message": finding.message,
-            "suggestion": finding.suggestion,
-            "score": None if finding.score is None else round(finding.score, 4),
-        }
+        return self.locate(finding).to_dict()
+
+    def locate(self, finding: Finding) -> Located:
+        """The finding with what an output needs from this document (see :class:`Located`)."""
+        document = self.document
+        line, column = document.line_col(finding.start)
+        end_line, end_column = document.line_col(finding.end)
+        start, end = context_span(document, finding)
+        return Located(
+            self.source, finding, line, column, end_line, end_column,
+            snippet=document.text[finding.start : finding.end],
+            excerpt=document.excerpt(finding.start, finding.end),
+            context=" ".join(document.text[start:end].split()),
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -34,6 +34,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -422,10 +423,11 @@ def gate_runs(work: Path, quick: bool) -> dict[str, Any]:
     }
 
 
-def gate_memory_runs(sizes: list[float]) -> list[dict[str, Any]]:
+def gate_memory_runs(sizes: list[float], formats: Sequence[str] = ("",)) -> list[dict[str, Any]]:
     """`mtcheck gate` (rules only, no cache) on JSONL corpora of each size in MB: dev news segments
     made distinct, documents of 20 segments, a reference in each record. Wall time and peak RSS of
-    the whole process: the gate's memory should not grow with the corpus."""
+    the whole process, for each of ``formats`` ("": the summary only; else a report written to a
+    file): the gate's memory should not grow with the corpus."""
     texts = [json.loads(line)["text"].strip() for line in NEWS.open(encoding="utf-8")]
     runs = []
     with tempfile.TemporaryDirectory(prefix="mtcheck-gate-memory-") as work:
@@ -440,12 +442,18 @@ def gate_memory_runs(sizes: list[float]) -> list[dict[str, Any]]:
                     handle.write(line)
                     written += len(line.encode("utf-8"))
                     number += 1
-            command = [PY, "-m", "mtcheck", "gate", str(path), "--doc-field", "doc", "--ref-field", "ref",
-                       "--no-lm", "--no-cache", "-q"]
-            completed, wall, rss = run_measured(command, fresh_environment(), 7200)
-            if completed.returncode not in (0, 1):
-                raise RuntimeError(f"mtcheck gate failed: {completed.stderr[-2000:]}")
-            runs.append({"megabytes": megabytes, "segments": number, "seconds": wall, "peak_rss_mb": rss})
+            for fmt in formats:
+                command = [PY, "-m", "mtcheck", "gate", str(path), "--doc-field", "doc", "--ref-field", "ref",
+                           "--no-lm", "--no-cache", "-q"]
+                report = Path(work) / f"report.{fmt}"
+                if fmt:
+                    command += ["--format", fmt, "-o", str(report)]
+                completed, wall, rss = run_measured(command, fresh_environment(), 7200)
+                if completed.returncode not in (0, 1):
+                    raise RuntimeError(f"mtcheck gate failed: {completed.stderr[-2000:]}")
+                runs.append({"megabytes": megabytes, "segments": number, "format": fmt or "summary only",
+                             "seconds": wall, "peak_rss_mb": rss})
+                report.unlink(missing_ok=True)
             path.unlink()
     return runs
 
@@ -496,6 +504,8 @@ def main() -> None:
     parser.add_argument("--heuristics-only", action="store_true", help="only the --no-lm throughput table (no model needed)")
     parser.add_argument("--gate-memory", default=None, metavar="SIZES",
                         help="only the gate's peak memory on JSONL corpora of these MB sizes (e.g. 10,30,100; no model needed)")
+    parser.add_argument("--gate-formats", default="", metavar="FORMATS",
+                        help="with --gate-memory: also write a report in each of these formats (e.g. sarif,jsonl,json)")
     parser.add_argument("--model", default=None, help="another backbone (default: the packaged Gemma-3-270M)")
     parser.add_argument("--weights", type=Path, default=None, help="detector weights trained for --model")
     parser.add_argument("--out", type=Path, default=None)
@@ -513,10 +523,11 @@ def main() -> None:
         parser.error(f"unknown --kinds {', '.join(sorted(unknown))} (known: {', '.join(HEURISTIC_KINDS)})")
     if args.gate_memory:
         sizes = [float(x) for x in args.gate_memory.split(",") if x.strip()]
-        results = {"cpu": cpu_name(), "cores": os.cpu_count(), "gate_memory": gate_memory_runs(sizes)}
-        text = "\n".join(["| JSONL | segments | wall | peak RSS |", "|---|---|---|---|"]
-                         + [f"| {r['megabytes']:g} MB | {r['segments']:,} | {r['seconds']:.1f} s | {r['peak_rss_mb']:.0f} MB |"
-                            for r in results["gate_memory"]]) + "\n"
+        formats = ["", *(f for f in args.gate_formats.split(",") if f.strip())]
+        results = {"cpu": cpu_name(), "cores": os.cpu_count(), "gate_memory": gate_memory_runs(sizes, formats)}
+        text = "\n".join(["| JSONL | segments | output | wall | peak RSS |", "|---|---|---|---|---|"]
+                         + [f"| {r['megabytes']:g} MB | {r['segments']:,} | {r['format']} | {r['seconds']:.1f} s | "
+                            f"{r['peak_rss_mb']:.0f} MB |" for r in results["gate_memory"]]) + "\n"
     elif args.heuristics_only:
         results = {"cpu": cpu_name(), "cores": os.cpu_count(), "loadavg_before": loadavg(),
                    "heuristics": heuristics_runs(args.sizes, args.kinds), "loadavg_after": loadavg()}

@@ -135,10 +135,10 @@ def gate(
         engine = _engine(config, engine_settings)
         show = (show_progress or sys.stderr.isatty()) and not quiet
         tally, report, seconds = _run(corpus, segments, config, cache_dir, no_cache, jobs, engine, show, source_lang,
-                                      [hyp] if hyp else inputs, aligned=bool(hyp), with_report=fmt is not None)
+                                      [hyp] if hyp else inputs, aligned=bool(hyp), report_format=fmt)
         summary = tally.summary(thresholds, seconds)
         report_color = (sys.stdout.isatty() if color is None else color) and output is None
-        rendered = render_with_gate(report.report(), summary, fmt, color=report_color) if fmt else None
+        rendered = render_with_gate(report, summary, fmt, color=report_color) if fmt else None
     except MtcheckError as exc:
         fail(str(exc))
     except Exception as exc:  # the LM layer's own errors (model not installed, bad device)
@@ -195,9 +195,9 @@ def _engine(config, ray_settings):
 
 
 def _run(corpus, segments, config, cache_dir, no_cache, jobs, engine, show_progress, source_lang, named, aligned,
-         with_report):
-    """Check the stream slice by slice; the tally of the runs, the report on the files (with
-    ``with_report``) and the seconds it took. No slice outlives its turn."""
+         report_format):
+    """Check the stream slice by slice; the tally of the runs, the report on the files (when a
+    ``report_format`` is asked for) and the seconds it took. No slice outlives its turn."""
     import time
 
     from mtcheck.gate.anchored import AnchoredReport
@@ -207,7 +207,12 @@ def _run(corpus, segments, config, cache_dir, no_cache, jobs, engine, show_progr
     from mtcheck.progress import bar
 
     cache = None if no_cache else ResultCache(cache_dir or default_cache_dir(), namespace_for(config))
-    tally, report = GateTally(), AnchoredReport(corpus) if with_report else None
+    from mtcheck.formats import formatter
+
+    report = None
+    if report_format is not None:
+        report = AnchoredReport(corpus, per_finding=formatter(report_format).per_finding)
+    tally = GateTally()
     began = time.perf_counter()
     total = _estimated_segments(named, aligned) if show_progress else None
     with bar("checking", total=total, unit="segments", show=show_progress) as advance:
@@ -261,12 +266,16 @@ def _print_summary(summary: dict[str, Any], to_stderr: bool, color: bool | None)
 
 
 def render_with_gate(report: Any, summary: dict[str, Any], fmt: str, color: bool = False) -> str:
-    """The findings of ``report`` (the gate's report on the corpus files) in ``fmt``, with the
-    gate summary added."""
+    """The findings of ``report`` (the gate's AnchoredReport on the corpus files) in ``fmt``, with
+    the gate summary added."""
     from mtcheck.formats import formatter
     from mtcheck.formats.base import RenderOptions
     from mtcheck.rules.base import all_rules
 
     chosen = formatter(fmt)
     options = RenderOptions(rules=all_rules(), color=color)
-    return chosen.with_gate(chosen.render(report, options), summary, options)
+    if report.per_finding:
+        rendered = chosen.render_located(report.located(), options)
+    else:
+        rendered = chosen.render(report.report(), options)
+    return chosen.with_gate(rendered, summary, options)

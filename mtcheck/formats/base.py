@@ -9,14 +9,22 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 from urllib.parse import quote
 
 from mtcheck.document import Document
-from mtcheck.findings import DocumentReport, Finding, Report, Severity, in_text_order
+from mtcheck.findings import (
+    DocumentReport,
+    Finding,
+    Located,
+    Report,
+    Severity,
+    in_text_order,
+)
+from mtcheck.findings import context_span as findings_context_span
 from mtcheck.rules.base import FAMILIES, Rule
 
 STDIN = "-"
@@ -44,6 +52,13 @@ class Formatter:
         raise NotImplementedError
 
     supports_gate: ClassVar[bool] = True
+    # A format made of its findings alone (render_located): the gate then keeps located findings,
+    # not its corpus files' text, so its memory grows with the findings, not the corpus.
+    per_finding: ClassVar[bool] = False
+
+    def render_located(self, located: Sequence[Located], options: RenderOptions) -> str:
+        """The findings (each file's in text order, files in reading order) in this format."""
+        raise NotImplementedError
 
     def with_gate(self, rendered: str, summary: dict[str, Any], options: RenderOptions) -> str:
         """``rendered`` (this format's report of a gate run) with the gate summary added
@@ -97,8 +112,13 @@ def rule_info(finding: Finding, rules: dict[str, type[Rule]]) -> RuleInfo:
 
 def rules_used(report: Report, rules: dict[str, type[Rule]]) -> list[RuleInfo]:
     """One RuleInfo per code that has findings, sorted by code."""
+    return rules_of(report.findings, rules)
+
+
+def rules_of(findings: Iterable[Finding], rules: dict[str, type[Rule]]) -> list[RuleInfo]:
+    """One RuleInfo per code among ``findings``, sorted by code."""
     seen: dict[str, RuleInfo] = {}
-    for finding in report.findings:
+    for finding in findings:
         if finding.code not in seen:
             seen[finding.code] = rule_info(finding, rules)
     return [seen[code] for code in sorted(seen)]
@@ -150,10 +170,14 @@ SUGGESTION_QUOTE_CHARS = 40  # longer flagged text is cut with "…" in "delete 
 def suggestion_text(finding: Finding, document: Document) -> str | None:
     """How a finding's suggestion reads to a person, unambiguously: ``delete “their”``,
     ``insert “,”``, ``replace with “inseparable”`` (``document``: the one the finding is in)."""
+    return suggestion_wording(finding, document.excerpt(finding.start, finding.end))
+
+
+def suggestion_wording(finding: Finding, flagged: str) -> str | None:
+    """:func:`suggestion_text` given the flagged text as a reader sees it."""
     suggestion = finding.suggestion
     if suggestion is None:
         return None
-    flagged = document.excerpt(finding.start, finding.end)
     if suggestion == "":
         if not flagged.strip():
             return "delete the space" if flagged else None
@@ -216,25 +240,17 @@ def one_line(text: str) -> str:
 
 def context_span(doc: DocumentReport, finding: Finding) -> tuple[int, int]:
     """The sentence(s) that hold the finding, or its line when no sentence does."""
-    document = doc.document
-    text = document.text
-    first = document.sentence_at(finding.start)
-    last = document.sentence_at(max(finding.start, finding.end - 1))
-    start = min(finding.start, first.start) if first else None
-    end = max(finding.end, last.end) if last else None
-    if start is None:
-        start = max(text.rfind("\n", 0, finding.start) + 1, 0)
-    if end is None:
-        newline = text.find("\n", finding.end)
-        end = len(text) if newline < 0 else newline
-        end = max(end, finding.end)
-    return start, end
+    return findings_context_span(doc.document, finding)
 
 
-def fingerprint(doc: DocumentReport, finding: Finding, occurrence: int = 0) -> str:
+def fingerprint(located: Located, occurrence: int = 0) -> str:
     """A hash that survives edits elsewhere in the file: rule code, flagged text and its sentence."""
-    text = doc.document.text
-    start, end = context_span(doc, finding)
-    context = " ".join(text[start:end].split())
-    payload = "\x1f".join([finding.code, text[finding.start : finding.end], context, str(occurrence)])
+    payload = "\x1f".join([located.finding.code, located.snippet, located.context, str(occurrence)])
     return hashlib.sha256(payload.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+
+
+def located_findings(report: Report) -> Iterator[Located]:
+    """Every finding of the report, located in its document: document by document, in text order."""
+    for doc in report.documents:
+        for finding in sorted_findings(doc):
+            yield doc.locate(finding)

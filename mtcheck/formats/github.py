@@ -8,16 +8,17 @@ Column properties are left out when a span crosses lines (annotations take colum
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
-from mtcheck.findings import Report, Severity
+from mtcheck.findings import Located, Report, Severity
 from mtcheck.formats.base import (
     STDIN,
     Formatter,
     RenderOptions,
-    iter_findings,
+    located_findings,
     register,
-    suggestion_text,
+    suggestion_wording,
 )
 
 COMMANDS = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "notice"}
@@ -47,14 +48,19 @@ class GithubFormatter(Formatter):
             line = f"::error title={escape_property('mtcheck gate failed')}::" + escape_data("\n".join(summary["reasons"]))
         return rendered + line + "\n"
 
+    per_finding = True
+
     def render(self, report: Report, options: RenderOptions) -> str:
+        return self.render_located(list(located_findings(report)), options)
+
+    def render_located(self, located: Sequence[Located], options: RenderOptions) -> str:
         lines = []
-        for doc, finding in iter_findings(report):
-            line, column = doc.document.line_col(finding.start)
-            end_line, end_column = doc.document.line_col(finding.end)
+        for where in located:
+            finding = where.finding
+            line, column, end_line, end_column = where.line, where.column, where.end_line, where.end_column
             properties: list[tuple[str, str]] = []
-            if doc.source != STDIN:  # an annotation on a file that is not in the repository is dropped
-                properties += [("file", doc.source), ("line", str(line))]
+            if where.source != STDIN:  # an annotation on a file that is not in the repository is dropped
+                properties += [("file", where.source), ("line", str(line))]
                 if end_line == line:
                     properties += [("col", str(column))]
                 properties += [("endLine", str(end_line))]
@@ -62,10 +68,9 @@ class GithubFormatter(Formatter):
                     properties += [("endColumn", str(max(end_column, column)))]
             properties.append(("title", f"{finding.code} {finding.slug}"))
             message = finding.message
-            flagged = doc.document.excerpt(finding.start, finding.end)
-            if flagged.strip():
-                message += f"\nText: “{flagged}”"
-            suggestion = suggestion_text(finding, doc.document)
+            if where.excerpt.strip():
+                message += f"\nText: “{where.excerpt}”"
+            suggestion = suggestion_wording(finding, where.excerpt)
             if suggestion is not None:
                 message += f"\nSuggestion: {suggestion}"
             props = ",".join(f"{key}={escape_property(value)}" for key, value in properties)

@@ -18,8 +18,8 @@ from mtcheck.findings import DocumentReport, Finding, Report, Severity
 from mtcheck.formats.base import (
     SEVERITY_ICONS,
     Formatter,
-    corrected_text,
     RenderOptions,
+    corrected_text,
     display_source,
     family_of,
     pluralize,

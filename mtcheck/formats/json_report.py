@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
-from mtcheck.findings import Report
-from mtcheck.formats.base import Formatter, RenderOptions, register
+from mtcheck.findings import Located, Report
+from mtcheck.formats.base import Formatter, RenderOptions, located_findings, register
 
 
 @register
@@ -35,10 +36,10 @@ class JsonLinesFormatter(Formatter):
     def with_gate(self, rendered: str, summary: dict[str, Any], options: RenderOptions) -> str:
         return rendered + json.dumps({"gate": summary}, ensure_ascii=False) + "\n"
 
+    per_finding = True
+
     def render(self, report: Report, options: RenderOptions) -> str:
-        lines = []
-        for doc in report.documents:
-            for finding in doc.findings:
-                record = {"source": doc.source, **doc.finding_dict(finding)}
-                lines.append(json.dumps(record, ensure_ascii=False) + "\n")
-        return "".join(lines)
+        return self.render_located(list(located_findings(report)), options)
+
+    def render_located(self, located: Sequence[Located], options: RenderOptions) -> str:
+        return "".join(json.dumps({"source": where.source, **where.to_dict()}, ensure_ascii=False) + "\n" for where in located)

@@ -9,19 +9,20 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Sequence
 from importlib import metadata
 from typing import Any
 
-from mtcheck.findings import DocumentReport, Finding, Report, Severity
+from mtcheck.findings import Located, Report, Severity
 from mtcheck.formats.base import (
     Formatter,
     RenderOptions,
     RuleInfo,
     artifact_uri,
     fingerprint,
+    located_findings,
     register,
-    rules_used,
-    sorted_findings,
+    rules_of,
 )
 
 SCHEMA_URI = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
@@ -51,16 +52,15 @@ def information_uri() -> str:
     return "https://pypi.org/project/mtcheck/"
 
 
-def region(doc: DocumentReport, start: int, end: int) -> dict[str, int]:
-    line, column = doc.document.line_col(start)
-    end_line, end_column = doc.document.line_col(end)
+def region(located: Located) -> dict[str, int]:
+    finding = located.finding
     return {
-        "startLine": line,
-        "startColumn": column,
-        "endLine": end_line,
-        "endColumn": end_column,
-        "charOffset": start,
-        "charLength": end - start,
+        "startLine": located.line,
+        "startColumn": located.column,
+        "endLine": located.end_line,
+        "endColumn": located.end_column,
+        "charOffset": finding.start,
+        "charLength": finding.end - finding.start,
     }
 
 
@@ -90,21 +90,29 @@ class SarifFormatter(Formatter):
         data["runs"][0].setdefault("properties", {})["mtcheckGate"] = without_segments(summary)
         return json.dumps(data, ensure_ascii=False, indent=2) + "\n"
 
-    def render(self, report: Report, options: RenderOptions) -> str:
-        return json.dumps(self.log(report, options), ensure_ascii=False, indent=2) + "\n"
+    per_finding = True
 
-    def log(self, report: Report, options: RenderOptions) -> dict[str, Any]:
-        rules = rules_used(report, options.rules)
+    def render(self, report: Report, options: RenderOptions) -> str:
+        return self.render_located(list(located_findings(report)), options)
+
+    def render_located(self, located: Sequence[Located], options: RenderOptions) -> str:
+        return json.dumps(self.log(located, options), ensure_ascii=False, indent=2) + "\n"
+
+    def log(self, located: Sequence[Located], options: RenderOptions) -> dict[str, Any]:
+        rules = rules_of((where.finding for where in located), options.rules)
         index = {info.code: i for i, info in enumerate(rules)}
         results = []
-        for doc in report.documents:
-            occurrences: Counter[str] = Counter()
-            for finding in sorted_findings(doc):
-                # The same text flagged twice in one sentence still needs two distinct fingerprints.
-                first = fingerprint(doc, finding)
-                print_ = fingerprint(doc, finding, occurrences[first])
-                occurrences[first] += 1
-                results.append(self.result(doc, finding, index[finding.code], print_))
+        occurrences: Counter[str] = Counter()
+        source = None
+        for where in located:
+            if where.source != source:
+                occurrences.clear()
+                source = where.source
+            # The same text flagged twice in one sentence still needs two distinct fingerprints.
+            first = fingerprint(where)
+            print_ = fingerprint(where, occurrences[first])
+            occurrences[first] += 1
+            results.append(self.result(where, index[where.finding.code], print_))
         return {
             "$schema": SCHEMA_URI,
             "version": "2.1.0",
@@ -125,10 +133,11 @@ class SarifFormatter(Formatter):
             ],
         }
 
-    def result(self, doc: DocumentReport, finding: Finding, rule_index: int, print_: str) -> dict[str, Any]:
-        uri = artifact_uri(doc.source)
-        location_region = region(doc, finding.start, finding.end)
-        location_region["snippet"] = {"text": doc.document.text[finding.start : finding.end]}
+    def result(self, located: Located, rule_index: int, print_: str) -> dict[str, Any]:
+        finding = located.finding
+        uri = artifact_uri(located.source)
+        location_region = region(located)
+        location_region["snippet"] = {"text": located.snippet}
         result: dict[str, Any] = {
             "ruleId": finding.code,
             "ruleIndex": rule_index,
@@ -142,7 +151,7 @@ class SarifFormatter(Formatter):
         if finding.score is not None:
             result["properties"] = {"score": round(finding.score, 4)}
         if finding.suggestion is not None:
-            replacement: dict[str, Any] = {"deletedRegion": region(doc, finding.start, finding.end)}
+            replacement: dict[str, Any] = {"deletedRegion": region(located)}
             if finding.suggestion:
                 replacement["insertedContent"] = {"text": finding.suggestion}
             description = f"Replace with “{finding.suggestion}”." if finding.suggestion else "Delete it."

@@ -12,19 +12,21 @@ import bisect
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
-from mtcheck.document import Document, Paragraph, Sentence
+from mtcheck.document import LINE_BREAK, Document, Paragraph, Sentence
 from mtcheck.findings import (
     DocumentReport,
     Finding,
+    Located,
     Report,
     SentenceScore,
     in_text_order,
 )
 from mtcheck.fluency.decode import document_fluency
-from mtcheck.gate.corpus import Corpus, Segment
+from mtcheck.gate.corpus import FILE, LINE, Corpus, Segment
 from mtcheck.gate.corpus_offsets import (
     encode_replacement,
     mapped_offsets,
+    record_positions,
     segment_positions,
 )
 
@@ -61,12 +63,20 @@ class _FileParts:
 
 
 class AnchoredReport:
-    """Collects the runs of one corpus, slice by slice, into the report on its files."""
+    """Collects the runs of one corpus, slice by slice, into the report on its files.
 
-    def __init__(self, corpus: Corpus) -> None:
+    With ``per_finding`` it keeps only each finding, located in its file (line, column, text
+    around it) from its segment's own record, and never reads a file again: what the per-finding
+    formats (JSON Lines, SARIF, GitHub) need, in memory that grows with the findings, not the
+    corpus. :meth:`located` gives them; :meth:`report` needs the default mode.
+    """
+
+    def __init__(self, corpus: Corpus, per_finding: bool = False) -> None:
         self.corpus = corpus
+        self.per_finding = per_finding
         self.files: dict[str, _FileParts] = {}
         self.texts: dict[str, str] = {}
+        self.located_by_file: dict[str, list[Located]] = {}
 
     def _text(self, name: str) -> str:
         if name not in self.texts:
@@ -83,8 +93,68 @@ class AnchoredReport:
                 index, start, end = document.locate(score.start, score.end)
                 located[index][1].append(SentenceScore(start, end, score.fluency, label=score.label))
             for segment, (findings, sentences) in zip(document.segments, located):
-                self._add_segment(segment, findings, sentences)
+                if not self.per_finding:
+                    self._add_segment(segment, findings, sentences)
+                elif findings:
+                    self.located_by_file.setdefault(segment.file, []).extend(self._locate(segment, findings, sentences))
         return self
+
+    def _locate(self, segment: Segment, findings: list[Finding], sentences: list[SentenceScore]) -> list[Located]:
+        """The findings of one segment located in its file from the segment's record alone.
+        Each value equals what :meth:`report`'s document gives (``DocumentReport.locate``): lines
+        are counted from the record's first line, and a record starts a line."""
+        record_start, record_end = segment.record
+        if segment.encoding in (FILE, LINE):
+            record = segment.text  # the text stands verbatim at the record's start
+        else:
+            record = segment.raw if segment.raw is not None else self._text(segment.file)[record_start:record_end]
+        positions = record_positions(segment, record)
+
+        def raw(offset: int) -> int:
+            if isinstance(positions, int):
+                return positions + offset
+            return positions[min(offset, len(positions) - 1)] if positions else 0
+
+        breaks = [m.end() for m in LINE_BREAK.finditer(record)]
+
+        def line_col(offset: int) -> tuple[int, int]:
+            k = bisect.bisect_right(breaks, offset)
+            return segment.line + k, offset - (breaks[k - 1] if k else 0) + 1
+
+        spans = sorted((raw(s.start), raw(s.end)) for s in sentences)
+        starts = [start for start, _ in spans]
+
+        def sentence_at(offset: int) -> tuple[int, int] | None:  # as Document.sentence_at
+            i = bisect.bisect_right(starts, offset) - 1
+            return spans[i] if i >= 0 and offset <= spans[i][1] else None
+
+        out = []
+        for f in findings:
+            start, end = raw(f.start), raw(f.end)
+            first, last = sentence_at(start), sentence_at(max(start, end - 1))
+            context_start = min(start, first[0]) if first else record.rfind("\n", 0, start) + 1
+            if last:
+                context_end = max(end, last[1])
+            else:
+                newline = record.find("\n", end)
+                context_end = max(len(record) if newline < 0 else newline, end)
+            if isinstance(positions, list) and positions:  # stored escaped: the reader sees it decoded
+                excerpt = segment.text[bisect.bisect_left(positions, start) : bisect.bisect_left(positions, end)]
+            else:
+                excerpt = record[start:end]
+            finding = replace(f, start=record_start + start, end=record_start + end,
+                              suggestion=encode_replacement(segment, f.suggestion))
+            out.append(Located(segment.file, finding, *line_col(start), *line_col(end), snippet=record[start:end],
+                               excerpt=excerpt, context=" ".join(record[context_start:context_end].split())))
+        return out
+
+    def located(self) -> list[Located]:
+        """Every finding located in its file: files in reading order, each in text order."""
+        return [
+            where
+            for name in self.corpus.files
+            for where in sorted(self.located_by_file.get(name, ()), key=lambda w: (w.finding.start, w.finding.end, w.finding.code))
+        ]
 
     def _add_segment(self, segment: Segment, findings: list[Finding], sentences: list[SentenceScore]) -> None:
         parts = self.files.setdefault(segment.file, _FileParts())
@@ -106,6 +176,8 @@ class AnchoredReport:
 
     def report(self) -> Report:
         """One document per corpus file, in reading order."""
+        if self.per_finding:
+            raise ValueError("a per-finding AnchoredReport keeps no documents: use located()")
         documents = []
         for name in self.corpus.files:
             parts = self.files.get(name, _FileParts())

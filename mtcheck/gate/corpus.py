@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import bisect
 import csv
+import dataclasses
 import glob
 import json
 import re
@@ -56,6 +57,9 @@ class Segment:
     encoding: str = LINE
     record: tuple[int, int] = (0, 0)  # span of the record in the file's decoded text
     field: str | int | None = None  # JSON key or column index that holds the text
+    # The record as the file has it (a JSONL line, a table row), for locating findings in it
+    # without the file; None where the text itself stands at ``record[0]`` (FILE, LINE).
+    raw: str | None = dataclasses.field(default=None, repr=False, compare=False)
 
 
 @dataclass
@@ -229,7 +233,8 @@ def read_jsonl(path: str, lines: Iterable[tuple[int, int, str]], names: FieldNam
         if not isinstance(record, dict):
             raise InputError(f"{where}: expected a JSON object, got {type(record).__name__}")
         values = _segment_fields(record, names, where, fallback_id=str(number))
-        yield Segment(file=path, line=number, encoding=JSONL, record=(start, start + len(line)), field=names.text, **values)
+        yield Segment(file=path, line=number, encoding=JSONL, record=(start, start + len(line)), field=names.text,
+                      raw=line, **values)
 
 
 def _header(path: str, cells: list[str], names: FieldNames) -> dict[str, int]:
@@ -243,18 +248,19 @@ def _header(path: str, cells: list[str], names: FieldNames) -> dict[str, int]:
     return columns
 
 
-def _table_rows(path: str, lines: Iterable[tuple[int, int, str]]) -> Iterator[tuple[int, tuple[int, int], list[str]]]:
-    """(line number, record span, cells) for each row, header first."""
+def _table_rows(path: str, lines: Iterable[tuple[int, int, str]]) -> Iterator[tuple[int, tuple[int, int], list[str], str]]:
+    """(line number, record span, cells, the record as written) for each row, header first."""
     if path.lower().endswith(".tsv"):
         # TSV is split on tabs with no quoting, like WMT/sacrebleu TSV files: quotes are text.
         for number, start, line in lines:
             content = line[:-1] if line.endswith("\r") else line
             if content.strip():
-                yield number, (start, start + len(content)), content.split("\t")
+                yield number, (start, start + len(content)), content.split("\t"), content
         return
     # The csv module counts lines as a stream opened with newline="" splits them ('\r', '\n' or
     # '\r\n'); ``physical`` splits each '\n'-line that way and tracks where the reader has got to.
     position = 0
+    pieces: list[str] = []  # what the reader has taken since the last record
 
     def physical() -> Iterator[str]:
         nonlocal position
@@ -263,6 +269,7 @@ def _table_rows(path: str, lines: Iterable[tuple[int, int, str]]) -> Iterator[tu
                 if piece:
                     position = start + len(piece)
                     start += len(piece)
+                    pieces.append(piece)
                     yield piece
 
     # strict: an unterminated quote is an error, not a field that swallows every later row.
@@ -279,7 +286,8 @@ def _table_rows(path: str, lines: Iterable[tuple[int, int, str]]) -> Iterator[tu
             raise InputError(f"{path}:{consumed + 1}: invalid CSV ({detail})") from None
         first, consumed = consumed, reader.line_num
         if row:
-            yield first + 1, (record_start, position), row
+            yield first + 1, (record_start, position), row, "".join(pieces)
+        pieces.clear()
         record_start = position
 
 
@@ -290,13 +298,14 @@ def read_table(path: str, lines: Iterable[tuple[int, int, str]], names: FieldNam
         raise InputError(f"{path}: empty table (expected a header row naming the columns)")
     columns = _header(path, header[2], names)
     encoding = TSV if path.lower().endswith(".tsv") else CSV
-    for number, span, cells in rows:
+    for number, span, cells, raw in rows:
         where = f"{path}:{number}"
         if len(cells) != len(header[2]):
             raise InputError(f"{where}: {len(cells)} fields, but the header has {len(header[2])}")
         record = {name: cells[index] for name, index in columns.items()}
         values = _segment_fields(record, names, where, fallback_id=str(number))
-        yield Segment(file=path, line=number, encoding=encoding, record=span, field=columns[names.text], **values)
+        yield Segment(file=path, line=number, encoding=encoding, record=span, field=columns[names.text], raw=raw,
+                      **values)
 
 
 def read_aligned(hyp: str, src: str | None = None, refs: Sequence[str] = (), limit: int = DEFAULT_MAX_INPUT_BYTES) -> Corpus:

@@ -121,11 +121,18 @@ def segment_positions(segment: Segment, file_text: str) -> int | list[int]:
     start, end = segment.record
     if segment.encoding in (FILE, LINE):
         return start
-    record = file_text[start:end]
+    found = record_positions(segment, file_text[start:end])
+    return start + found if isinstance(found, int) else [start + p for p in found]
+
+
+def record_positions(segment: Segment, record: str) -> int | list[int]:
+    """:func:`segment_positions` within the segment's record text (offsets from the record's start)."""
+    if segment.encoding in (FILE, LINE):
+        return 0
     if segment.encoding == TSV:
         cells = record.split("\t")
         column = int(segment.field or 0)
-        offset = start + sum(len(cell) + 1 for cell in cells[:column])
+        offset = sum(len(cell) + 1 for cell in cells[:column])
         return offset if column < len(cells) and cells[column] == segment.text else []
     try:
         if segment.encoding == JSONL:
@@ -135,7 +142,7 @@ def segment_positions(segment: Segment, file_text: str) -> int | list[int]:
             closing = quote + 1 + len(segment.text)
             verbatim = "\\" not in segment.text and record[quote + 1 : closing] == segment.text
             if verbatim and record[closing : closing + 1] == '"':
-                return start + quote + 1  # no escape inside: the common case, no per-character walk
+                return quote + 1  # no escape inside: the common case, no per-character walk
             value, positions = _json_string_positions(record, quote)
         else:
             found = _csv_field_positions(record, int(segment.field or 0))
@@ -146,7 +153,7 @@ def segment_positions(segment: Segment, file_text: str) -> int | list[int]:
         return []
     if value != segment.text:
         return []
-    return [start + p for p in positions]
+    return positions
 
 
 def raw_offsets(segment: Segment, file_text: str, offsets: Sequence[int]) -> list[int]:

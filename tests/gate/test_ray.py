@@ -187,10 +187,12 @@ def _tiny_lm_checker(config: Config):
 
 def _rendered(run, fmt: str) -> dict:
     from mtcheck.cli.gate import render_with_gate
-    from mtcheck.gate.anchored import anchored_report
+    from mtcheck.formats import formatter
+    from mtcheck.gate.anchored import AnchoredReport
 
     summary = summarize(run, Thresholds(max_flag_rate=5))
-    return _without_timings(json.loads(render_with_gate(anchored_report(run), summary, fmt)))
+    report = AnchoredReport(run.corpus, per_finding=formatter(fmt).per_finding).add(run)
+    return _without_timings(json.loads(render_with_gate(report, summary, fmt)))
 
 
 def _runs(corpus: Path, config: Config, make_checker, make_local_checker=None) -> tuple:
