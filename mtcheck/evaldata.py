@@ -16,6 +16,30 @@ from pathlib import Path
 EVAL_DIR = Path(os.environ.get("MTCHECK_EVAL_DIR", Path(__file__).resolve().parents[1].parent / "shared" / "eval"))
 
 
+def clean_rows(path: Path) -> list[dict]:
+    """Rows of clean English (doc_id, para, seg_id, text, domain): a WMT source JSONL as it is, or
+    from an MQM JSONL (Bio-MQM) the human references that every rating found free of errors, each
+    document's segments in order, one paragraph per document."""
+    with open(path, encoding="utf-8") as handle:
+        rows = [json.loads(line) for line in handle]
+    if not rows or "errors" not in rows[0]:
+        return rows
+    documents: "OrderedDict[str, dict[int, tuple[str, bool]]]" = OrderedDict()
+    for row in rows:
+        if not row["system"].startswith("ref"):
+            continue
+        doc_id = row["doc_id"] if "doc_id" in row else row["doc"]
+        segments = documents.setdefault(f"{row.get('pair', '')}/{row['system']}/{doc_id}", {})
+        text, clean = segments.get(int(row["seg_id"]), (row["target"], True))
+        segments[int(row["seg_id"])] = (text, clean and not row["errors"])
+    return [
+        {"doc_id": doc_id, "para": 0, "seg_id": seg_id, "text": text, "domain": "biomedical"}
+        for doc_id, segments in documents.items()
+        for seg_id, (text, clean) in sorted(segments.items())
+        if clean
+    ]
+
+
 def clean_news_documents(
     path: Path | None = None, domains: tuple[str, ...] | None = None, layout: str = "paragraphs"
 ) -> list[tuple[str, str]]:
@@ -28,13 +52,11 @@ def clean_news_documents(
         raise ValueError(f"layout must be 'paragraphs' or 'lines', not {layout!r}")
     path = path or EVAL_DIR / "dev" / "newstest2021.en.src.jsonl"
     docs: "OrderedDict[str, OrderedDict[object, list[str]]]" = OrderedDict()
-    with open(path, encoding="utf-8") as handle:
-        for line in handle:
-            row = json.loads(line)
-            if domains and row.get("domain") not in domains:
-                continue
-            paragraphs = docs.setdefault(row["doc_id"], OrderedDict())
-            paragraphs.setdefault(row.get("para", row["seg_id"]), []).append(row["text"].strip())
+    for row in clean_rows(path):
+        if domains and row.get("domain") not in domains:
+            continue
+        paragraphs = docs.setdefault(row["doc_id"], OrderedDict())
+        paragraphs.setdefault(row.get("para", row["seg_id"]), []).append(row["text"].strip())
     if layout == "lines":
         return [("\n".join(s for p in paras.values() for s in p), doc_id) for doc_id, paras in docs.items()]
     return [("\n\n".join(" ".join(p) for p in paras.values()), doc_id) for doc_id, paras in docs.items()]
@@ -43,16 +65,14 @@ def clean_news_documents(
 def segment_counts(path: Path) -> dict[str, int]:
     """The number of segments (lines of the JSONL) of each document of a WMT source JSONL."""
     counts: dict[str, int] = {}
-    with open(path, encoding="utf-8") as handle:
-        for row in map(json.loads, handle):
-            counts[row["doc_id"]] = counts.get(row["doc_id"], 0) + 1
+    for row in clean_rows(path):
+        counts[row["doc_id"]] = counts.get(row["doc_id"], 0) + 1
     return counts
 
 
 def document_domains(path: Path) -> dict[str, str]:
     """The domain of each document of a WMT source JSONL (one read, whatever the domains)."""
-    with open(path, encoding="utf-8") as handle:
-        return {row["doc_id"]: row.get("domain", "") for row in map(json.loads, handle)}
+    return {row["doc_id"]: row.get("domain", "") for row in clean_rows(path)}
 
 
 # -- MQM (span level and segment scores) -------------------------------------------------------

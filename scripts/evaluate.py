@@ -58,7 +58,11 @@ SENTENCES_TSV = EVAL_DIR / "holdout" / "newstest2021_zhen_mqm_sentences.tsv"
 GENERAL2022 = EVAL_DIR / "holdout" / "generaltest2022.en.src.jsonl"
 # (name, path, domains); the first of each split is the clean set the rule table uses.
 CLEAN_SETS = {
-    "dev": [("newstest2021 news", EVAL_DIR / "dev" / "newstest2021.en.src.jsonl", None)],
+    "dev": [
+        ("newstest2021 news", EVAL_DIR / "dev" / "newstest2021.en.src.jsonl", None),
+        # Biomedical abstracts: Bio-MQM's human references that their rater found error-free.
+        ("Bio-MQM error-free human references", EVAL_DIR / "dev" / "biomqm_x2en.jsonl", None),
+    ],
     "holdout": [
         ("generaltest2022 news+ecommerce", GENERAL2022, ("news", "ecommerce")),
         ("generaltest2022 social (stress)", GENERAL2022, ("social",)),
@@ -283,7 +287,7 @@ def _capped_documents(ctx: Context, path: Path, domains: tuple[str, ...] | None,
 
 
 def clean_reports(ctx: Context, split: str, path: Path, domains: tuple[str, ...] | None, layout: str) -> list[DocumentReport]:
-    label = f"fp/{split}/{'+'.join(domains) if domains else 'news'}/{layout}"
+    label = f"fp/{split}/{path.stem}{'/' + '+'.join(domains) if domains else ''}/{layout}"
     return ctx.memo(label, lambda: ctx.runner.check(label, [t for t, _ in clean_documents(ctx, path, domains, layout)]))
 
 

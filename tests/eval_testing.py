@@ -41,6 +41,12 @@ def fake_eval_dir(root: Path) -> None:
         "1\tA\t0.000000\t源\tThe plan was good.\tThe plan was good.\n"
         "1\tB\t-6.000000\t源\tThe plan was was good.\tThe plan was good.\n"
         "2\tA\t-1.000000\t源\tWe left early.\tWe left early.\n", encoding="utf-8")
+    bio = [("reference", "2", "It approved the budget .", []), ("reference", "1", "The council met on Monday.", []),
+           ("reference", "3", "It rained.", [{"category": "Fluency/Grammar"}]), ("sysA", "1", "The council met.", [])]
+    (root / "dev" / "biomqm_x2en.jsonl").write_text("\n".join(json.dumps(
+        {"pair": "de2en", "system": system, "doc_id": "doc1", "seg_id": seg, "target": target, "errors": errors,
+         "source": "x", "n_major": 0, "n_minor": len(errors), "mqm_penalty": 0})
+        for system, seg, target, errors in bio) + "\n", encoding="utf-8")
     clean = [{"doc_id": "n1", "domain": "news", "para": 0, "seg_id": 1, "text": "The council met on Monday."},
              {"doc_id": "n1", "domain": "news", "para": 1, "seg_id": 2, "text": "It approved the budget."}]
     (root / "dev" / "newstest2021.en.src.jsonl").write_text("\n".join(json.dumps(r) for r in clean) + "\n")

@@ -257,6 +257,11 @@ def test_evaluate_script_end_to_end_without_lm(tmp_path):
             part = fp[f"generaltest2022 news+ecommerce, {layout}: {domain} only"]
             assert (part["documents"], part["sentences"], part["segments"]) == (1, 2, 2)
     assert "## Span level" in (tmp_path / "results.md").read_text()
+    # Bio-MQM's error-free human references, in segment order: the reference rated with an error
+    # and the MT output are left out; the stray space is the one warning, listed with its text
+    bio = results["dev"]["fp"]["Bio-MQM error-free human references, lines"]
+    assert (bio["documents"], bio["segments"], bio["warning+"]["flags"]) == (1, 2, 1)
+    assert bio["warning+ flags"][0]["excerpt"] == "The council met on Monday.\nIt approved the budget[[ .]]"
 
 
 def _evaluate_script():

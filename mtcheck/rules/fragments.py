@@ -276,6 +276,17 @@ FUNCTION_WORDS = frozenset(
     our my your into over under after before since during between
     """.split()
 )
+# The section labels of structured abstracts and reports, written inline as sentences:
+# "Materials and methods.", "Background and aims.", "Main outcome measures."
+SECTION_LABEL_WORDS = frozenset(
+    """
+    background backgrounds aim aims objective objectives purpose purposes introduction methods method
+    methodology materials material patients subjects participants design setting settings results
+    findings conclusion conclusions discussion limitations measures measurements outcome outcomes
+    main study interpretation relevance importance significance case report presentation summary
+    abstract keywords context interventions evidence rationale
+    """.split()
+)
 
 
 @register
@@ -286,8 +297,9 @@ class VerblessFragment(Rule):
     Good: ``Prices rose sharply after the start of the conflict in the region.``
 
     Headlines and bylines at the start of the document, questions, exclamations, quotations,
-    credits, short replies ("Not yet.") and instruction steps ("Tap Settings.") are left alone; so
-    is a sentence that is a paragraph of its own.
+    credits, short replies ("Not yet."), instruction steps ("Tap Settings.") and the section labels
+    of structured abstracts ("Materials and methods.") are left alone; so is a sentence that is a
+    paragraph of its own.
     """
 
     code = "G002"
@@ -327,7 +339,7 @@ class VerblessFragment(Rule):
         if lowered[0] in DISCOURSE_OPENERS or any(w in CREDIT_WORDS for w in lowered):
             return False
         content = [w for w in lowered if w not in FUNCTION_WORDS and len(w) >= 3]
-        if not content:
+        if not content or all(w in SECTION_LABEL_WORDS for w in content):
             return False
         # "Amy Chang Chi-en." or "John Smith." alone is a signature, not a fragment.
         if all(w.is_capitalized for w in words):

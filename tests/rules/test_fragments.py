@@ -112,6 +112,9 @@ def test_g002_flags_short_verbless_sentence_inside_paragraph(fragment: str) -> N
         "Swipe down twice.",
         "Select Wi-Fi networks.",
         "Copies the file twice.",  # -ies form of an instruction verb
+        "Materials and methods.",  # a structured abstract's section label
+        "Patients and methods.",
+        "Main outcome measures.",
     ],
 )
 def test_g002_leaves_sentences_with_verbs_and_deliberate_fragments_alone(sentence: str) -> None:
