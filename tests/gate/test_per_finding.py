@@ -103,3 +103,29 @@ def test_readers_keep_each_record_as_written(tmp_path: Path) -> None:
 def test_per_finding_formats_are_marked_and_the_others_not(fmt: str) -> None:
     assert formatter(fmt).per_finding
     assert not formatter("json").per_finding and not formatter("junit").per_finding
+
+
+hypothesis = pytest.importorskip("hypothesis")
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+PIECES = ["\"", "“", "”", "'", "\\", "\r\n", "\r", "\n", "\t", ",", " , ", " .", "..", "the the ", "He said. ",
+          "XI ", "Xi ", "é", "😀", "\u2028", "\x85", "Officials said the PRESIDENT will go. ", "and thin and thin "]
+record_texts = st.lists(st.one_of(st.sampled_from(PIECES), st.text(max_size=6)), min_size=1, max_size=12).map("".join)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(texts=st.lists(record_texts.filter(lambda t: t.strip() and "\x00" not in t), min_size=1, max_size=6), ascii_only=st.booleans())
+def test_random_records_are_located_as_in_the_whole_report(tmp_path_factory, texts: list[str], ascii_only: bool) -> None:
+    folder = tmp_path_factory.mktemp("records")
+    jsonl = folder / "c.jsonl"
+    jsonl.write_text("".join(json.dumps({"text": t, "doc": "d"}, ensure_ascii=ascii_only) + "\n" for t in texts),
+                     encoding="utf-8", newline="")
+    table = folder / "c.csv"
+    with open(table, "w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["text", "doc"])
+        writer.writerows([t, "d"] for t in texts)
+    for path in (jsonl, table):
+        located, whole = _both(read_corpus([str(path)], FieldNames(doc="doc")))
+        assert located == whole
