@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -93,18 +93,31 @@ class Located:
 
 def context_span(document: Document, finding: Finding) -> tuple[int, int]:
     """The sentence(s) that hold the finding, or its line when no sentence does."""
-    text = document.text
-    first = document.sentence_at(finding.start)
-    last = document.sentence_at(max(finding.start, finding.end - 1))
-    start = min(finding.start, first.start) if first else None
-    end = max(finding.end, last.end) if last else None
-    if start is None:
-        start = max(text.rfind("\n", 0, finding.start) + 1, 0)
-    if end is None:
-        newline = text.find("\n", finding.end)
-        end = len(text) if newline < 0 else newline
-        end = max(end, finding.end)
-    return start, end
+
+    def sentence_span(offset: int) -> tuple[int, int] | None:
+        sentence = document.sentence_at(offset)
+        return None if sentence is None else (sentence.start, sentence.end)
+
+    return context_bounds(document.text, finding.start, finding.end, sentence_span)
+
+
+def context_bounds(
+    text: str, start: int, end: int, sentence_at: Callable[[int], tuple[int, int] | None]
+) -> tuple[int, int]:
+    """:func:`context_span` for the span ``start:end`` of ``text``, given where the sentence
+    holding an offset starts and ends (``sentence_at``, None between sentences)."""
+    first = sentence_at(start)
+    last = sentence_at(max(start, end - 1))
+    if first:
+        context_start = min(start, first[0])
+    else:
+        context_start = text.rfind("\n", 0, start) + 1
+    if last:
+        context_end = max(end, last[1])
+    else:
+        newline = text.find("\n", end)
+        context_end = max(len(text) if newline < 0 else newline, end)
+    return context_start, context_end
 
 
 @dataclass(slots=True)

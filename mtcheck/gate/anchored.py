@@ -19,6 +19,7 @@ from mtcheck.findings import (
     Located,
     Report,
     SentenceScore,
+    context_bounds,
     in_text_order,
 )
 from mtcheck.fluency.decode import document_fluency
@@ -131,13 +132,7 @@ class AnchoredReport:
         out = []
         for f in findings:
             start, end = raw(f.start), raw(f.end)
-            first, last = sentence_at(start), sentence_at(max(start, end - 1))
-            context_start = min(start, first[0]) if first else record.rfind("\n", 0, start) + 1
-            if last:
-                context_end = max(end, last[1])
-            else:
-                newline = record.find("\n", end)
-                context_end = max(len(record) if newline < 0 else newline, end)
+            context_start, context_end = context_bounds(record, start, end, sentence_at)
             if isinstance(positions, list) and positions:  # stored escaped: the reader sees it decoded
                 excerpt = segment.text[bisect.bisect_left(positions, start) : bisect.bisect_left(positions, end)]
             else:
