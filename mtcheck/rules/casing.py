@@ -48,6 +48,10 @@ SHORT_COMMON_WORDS = frozenset(
 )
 ROMAN = re.compile(r"M{0,3}(?:CM|CD|D?C{0,3})(?:XC|XL|L?X{0,3})(?:IX|IV|V?I{0,3})")
 LETTERS = re.compile(r"[^\W\d_]+")
+# A whole run of letters with a letter other than a-z in it: one that may be capitalised (most
+# runs are not). A match starts only where a run starts, and never backtracks: linear time.
+CAPITALISED_RUN = re.compile(r"(?<![^\W\d_])[a-z]*+[^\W\d_a-z][^\W\d_]*+")
+RUN_FROM_BEHIND = re.compile(r"[\W\d_]*([^\W\d_]+)")  # in reversed text: a gap, then a letter run
 # Two letters that are not lower-case ASCII: every word of capitals holds one such pair.
 CAPITAL_PAIR = re.compile(r"[^\W\d_a-z]{2,}")
 LEAD_PARAGRAPHS = 2  # a headline, then the lead
@@ -112,6 +116,7 @@ class DocumentCasing:
     def __init__(self, doc: Document) -> None:
         self.doc = doc
         self._name_spellings: dict[str, str | None] = {}
+        self._tokens: dict[str, list[Token]] = {}
 
     @cached_property
     def caps_zones(self) -> list[tuple[int, int]]:
@@ -186,73 +191,92 @@ class DocumentCasing:
         return at >= 0 and position < ends[at]
 
     @cached_property
-    def tokens(self) -> list[Token]:
-        """The words with a capital letter, each with where it stands. Lower-case words (most of
-        the text) only go into ``lower_keys``: neither rule reports them.
+    def _capitalised(self) -> dict[str, list[re.Match[str]]]:
+        """The capitalised letter runs of two letters or more, grouped by their lower-case form in
+        order of first use.
 
-        One pass over the letter runs of the whole text, each capitalised one placed in its
-        sentence by binary search: no work per sentence, which an input with a sentence every
-        few characters ("Ab.” Ab.” …") would multiply."""
+        One pass of a regular expression over the text. What else a rule needs of a run (its
+        sentence, its neighbours, whether it stands in a headline) is worked out only for the
+        runs a rule looks at (``tokens_of``), so an input with a capitalised word in each of its
+        many sentences ("Ab.” Ab.” …") costs little."""
+        groups: dict[str, list[re.Match[str]]] = defaultdict(list)
+        for m in CAPITALISED_RUN.finditer(self.doc.text):
+            word = m.group()
+            if len(word) > 1 and not word.islower():
+                groups[word.lower()].append(m)
+        return groups
+
+    @cached_property
+    def keys_spelled_differently(self) -> list[str]:
+        """The words written in more than one way: the only ones C001 can report."""
+        return [key for key, runs in self._capitalised.items() if len({run.group() for run in runs}) > 1]
+
+    @cached_property
+    def capitals(self) -> list[Token]:
+        """The words in capitals (two letters or more), in text order."""
+        keys = [key for key, runs in self._capitalised.items() if any(run.group().isupper() for run in runs)]
+        return sorted((t for key in keys for t in self.tokens_of(key) if t.shape == "upper"), key=lambda t: t.start)
+
+    def tokens_of(self, key: str) -> list[Token]:
+        """Every capitalised occurrence of a word, with where it stands."""
+        if key not in self._tokens:
+            self._tokens[key] = [self._token(run.group(), *run.span()) for run in self._capitalised.get(key, ())]
+        return self._tokens[key]
+
+    @cached_property
+    def _reversed_text(self) -> str:
+        return self.doc.text[::-1]
+
+    def _letter_run_before(self, position: int) -> tuple[int, int] | None:
+        """The letter run that ends nearest before ``position``: matched forwards in the reversed
+        text, so the search reads only the gap and that run."""
+        length = len(self.doc.text)
+        m = RUN_FROM_BEHIND.match(self._reversed_text, length - position)
+        if m is None:
+            return None
+        return length - m.end(1), length - m.start(1)
+
+    def _token(self, word: str, start: int, end: int) -> Token:
         text = self.doc.text
-        sentences = self.doc.sentences
-        if not sentences:
-            return []
-        runs = list(LETTERS.finditer(text))
-        sentence_starts = [s.start for s in sentences]
-        headline_first = self._first_sentence_is_headline
-        found: list[Token] = []
-        last = len(runs) - 1
-        at = 0
-        for i in [i for i, m in enumerate(runs) if not m.group().islower()]:
-            m = runs[i]
-            word, start, end = m.group(), m.start(), m.end()
-            at = bisect.bisect_right(sentence_starts, start, at) - 1
-            if at < 0 or end > sentences[at].end:
-                at = max(at, 0)
-                continue  # not inside a sentence (whitespace only lies between them)
-            opening, closing = sentences[at].start, sentences[at].end
-            before = runs[i - 1] if i and runs[i - 1].start() >= opening else None
-            after = runs[i + 1] if i < last and runs[i + 1].end() <= closing else None
-            before_word = before.group() if before is not None else ""
-            after_word = after.group() if after is not None else ""
-            positional = _after_sentence_opening(text, opening, start)
-            previous = before_word if before is not None and text[before.end() : start].isspace() else ""
-            following = after_word if after is not None and text[end : after.start()].isspace() else ""
-            beside_name = _is_name_like(following) or (
-                _is_name_like(previous) and not _after_sentence_opening(text, opening, before.start())
+        sentence = self.doc.sentence_at(start)
+        assert sentence is not None  # every character but white space lies in a sentence
+        opening, closing, first = sentence.start, sentence.end, sentence.index == 0
+        before = self._letter_run_before(start)
+        if before is not None and before[0] < opening:
+            before = None
+        after = LETTERS.search(text, end)
+        if after is not None and after.end() > closing:
+            after = None
+        before_word = text[before[0] : before[1]] if before is not None else ""
+        after_word = after.group() if after is not None else ""
+        positional = _after_sentence_opening(text, opening, start)
+        previous = before_word if before is not None and text[before[1] : start].isspace() else ""
+        following = after_word if after is not None and text[end : after.start()].isspace() else ""
+        beside_name = _is_name_like(following) or (
+            _is_name_like(previous) and not _after_sentence_opening(text, opening, before[0])  # type: ignore[index]
+        )
+        after_name = previous[:1].isupper() and not previous.isupper() and previous.lower() not in TITLES
+        caps_block = word.isupper() and (
+            (len(before_word) >= 2 and before_word.isupper()) or (len(after_word) >= 2 and after_word.isupper())
+        )
+        if not caps_block and word[0].isupper():
+            caps_block = (
+                (first and self._first_sentence_is_headline)
+                or (positional and text[end : end + 1] == ":")  # a label: "RESULTS: The…"
+                or self._in_caps_zone(start)
             )
-            after_name = previous[:1].isupper() and not previous.isupper() and previous.lower() not in TITLES
-            shape = word_shape(word)
-            caps_block = word.isupper() and (
-                (len(before_word) >= 2 and before_word.isupper()) or (len(after_word) >= 2 and after_word.isupper())
-            )
-            if not caps_block and word[0].isupper():
-                caps_block = (
-                    (at == 0 and headline_first)
-                    or (positional and text[end : end + 1] == ":")  # a label: "RESULTS: The…"
-                    or self._in_caps_zone(start)
-                )
-            found.append(Token(word, start, end, positional, after_name, caps_block, beside_name, shape))
-        return found
+        return Token(word, start, end, positional, after_name, caps_block, beside_name, word_shape(word))
 
     @cached_property
     def lower_keys(self) -> set[str]:
         """Every word (two letters or more) the document writes in lower case."""
         return {w for w in set(LETTERS.findall(self.doc.text)) if len(w) >= 2 and w.islower()}
 
-    @cached_property
-    def by_key(self) -> dict[str, list[Token]]:
-        groups: dict[str, list[Token]] = defaultdict(list)
-        for token in self.tokens:
-            if len(token.text) >= 2:
-                groups[token.key].append(token)
-        return groups
-
     def spellings(self, key: str, mid_sentence: bool = False) -> Counter[str]:
         """How often each capitalised, not-all-capitals spelling of a word occurs."""
         return Counter(
             t.text
-            for t in self.by_key.get(key, ())
+            for t in self.tokens_of(key)
             if t.shape in ("title", "mixed") and not t.in_caps_block and not (mid_sentence and t.positional)
         )
 
@@ -268,7 +292,7 @@ class DocumentCasing:
             # A short text may write a name only where capitals are positional (a sentence
             # start, the first sentence). A word English rarely uses in lower case, capitalised
             # there, is still the document's spelling of a name: "Lula … LULA said".
-            seen = Counter(t.text for t in self.by_key.get(key, ()) if t.shape in ("title", "mixed"))
+            seen = Counter(t.text for t in self.tokens_of(key) if t.shape in ("title", "mixed"))
         if not seen:
             return None
         # A tie goes to the spelling with more capitals: "McDonald" over "Mcdonald".
@@ -345,12 +369,12 @@ class InconsistentNameCase(Rule):
 
     def check(self, doc: Document, ctx: RuleContext) -> Iterator[Finding]:
         casing = _casing(doc)
-        for key, tokens in casing.by_key.items():
+        for key in casing.keys_spelled_differently:
             spelling = casing.name_spelling(key)
             if spelling is None or ctx.allowed(spelling):
                 continue
             counts = casing.spellings(key)
-            for token in tokens:
+            for token in casing.tokens_of(key):
                 if token.text == spelling or ctx.allowed(token.text):
                     continue
                 if token.shape == "upper" and suspicious_caps(doc.text, token, ctx):
@@ -399,7 +423,7 @@ class UnexpectedAllCaps(Rule):
 
     def check(self, doc: Document, ctx: RuleContext) -> Iterator[Finding]:
         casing = _casing(doc)
-        for token in casing.tokens:
+        for token in casing.capitals:
             if not suspicious_caps(doc.text, token, ctx) or is_roman_numeral(token.text):
                 continue
             if casing.name_spelling(token.key) is not None:
