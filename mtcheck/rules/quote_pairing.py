@@ -19,6 +19,7 @@ from __future__ import annotations
 import bisect
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import NamedTuple
 
 from mtcheck.document import PARAGRAPH_BREAK, Document, Paragraph
@@ -135,9 +136,25 @@ def _previous_visible(text: str, i: int, lo: int) -> tuple[str, bool]:
     return (text[j] if j >= lo else ""), j < i - 1
 
 
-def _double(text: str, i: int, lo: int, hi: int) -> _Double:
-    char = text[i]
-    before, after = _neighbours(text, i, lo, hi)
+DOUBLE_MARK = re.compile("[" + DOUBLE_MARKS + "]")
+
+
+def _doubles(text: str, lo: int, hi: int) -> list[_Double]:
+    """The double marks of text[lo:hi], each with what it may do (one pass: an attack may put a
+    mark every few characters)."""
+    found = []
+    for m in DOUBLE_MARK.finditer(text, lo, hi):
+        i, char = m.start(), m.group()
+        before, after = _neighbours(text, i, lo, hi)
+        visible, spaced = _previous_visible(text, i, lo) if i > lo and before.isspace() else (text[i - 1] if i > lo else "", False)
+        found.append(_Double(Mark(i, char), *_double_kind(char, before, after, visible, spaced)))
+    return found
+
+
+@lru_cache(maxsize=4096)  # a handful of contexts recur: one computation each, not one per mark
+def _double_kind(char: str, before: str, after: str, visible: str, spaced: bool) -> tuple[float, float, bool, bool, bool]:
+    """What a double mark may do, from the characters around it: (open cost, close cost, inch,
+    continues, looks closing), the fields of :class:`_Double` after the mark."""
     opens_left = before.isspace() or before in OPEN_CONTEXT
     closes_right = after.isspace() or after in CLOSE_CONTEXT
     # A curly mark may serve the other way round ('“Rumours“'), at a cost: more when its
@@ -155,7 +172,6 @@ def _double(text: str, i: int, lo: int, hi: int) -> _Double:
         open_cost, close_cost = 1.0, 1.0  # spaced on both sides: ' " '
     else:
         open_cost, close_cost = 1.5, 1.5  # glued on both sides: 'said:"We'
-    visible, spaced = _previous_visible(text, i, lo)
     continues = open_cost == 0.0 and spaced and visible in SENTENCE_END
     if char in DOUBLE_CLOSERS or (char == STRAIGHT_DOUBLE and close_cost < open_cost):
         looks_closing = True
@@ -164,7 +180,48 @@ def _double(text: str, i: int, lo: int, hi: int) -> _Double:
     else:
         looks_closing = visible in ",.;:!?"  # 'senator, " is': a closer that lost its place
     inch = char in '"”' and before.isdigit()
-    return _Double(Mark(i, char), open_cost, close_cost, inch, continues, looks_closing)
+    return open_cost, close_cost, inch, continues, looks_closing
+
+
+Back = tuple[int, int]  # the state before a mark, and the action taken on it
+# One step of the pairing: the reachable states with their costs above the cheapest (in the order
+# they were reached), how much the cheapest grew, and how each state was reached.
+Step = tuple[tuple[tuple[int, float], ...], float, dict[int, Back]]
+_STEPS: dict[tuple, Step] = {}
+MAX_STEPS_KEPT = 10_000
+
+
+def _step(layer: tuple[tuple[int, float], ...], d: _Double) -> Step:
+    """The states after mark ``d``, from the states before it. Costs are kept relative to the
+    cheapest state, so a paragraph's many marks in the same situation share one step; every cost
+    is a multiple of 0.5, so the sums are exact and the choices the same as with absolute costs."""
+    key = (layer, d.open_cost, d.close_cost, d.inch, d.continues)
+    step = _STEPS.get(key)
+    if step is not None:
+        return step
+    nxt: dict[int, tuple[float, Back]] = {}
+    for depth, cost in layer:
+        # (state, cost, action) in the order they were always tried: on equal cost the first stays
+        moves = []
+        if depth < MAX_DEPTH:
+            moves.append((depth + 1, cost + d.open_cost + (NEST_COST if depth else 0.0), OPEN))
+        if depth:
+            moves.append((depth - 1, cost + d.close_cost, CLOSE))
+            if d.continues:
+                moves.append((depth, cost + CONTINUE_COST + d.open_cost, CONTINUE))
+            moves.append((depth, cost + UNMATCHED + d.open_cost, ABANDON))
+        if d.inch:
+            moves.append((depth, cost + INCH_COST, INCH))
+        moves.append((depth, cost + UNMATCHED, SKIP))
+        for state, total, action in moves:
+            if total < (nxt[state][0] if state in nxt else INF):
+                nxt[state] = (total, (depth, action))
+    cheapest = min(total for total, _ in nxt.values())
+    step = (tuple((state, total - cheapest) for state, (total, _) in nxt.items()), cheapest, {s: b for s, (_, b) in nxt.items()})
+    if len(_STEPS) >= MAX_STEPS_KEPT:
+        _STEPS.clear()
+    _STEPS[key] = step
+    return step
 
 
 def _solve(doubles: list[_Double], start_open: bool, end_free: bool) -> tuple[float, list[int]]:
@@ -173,37 +230,22 @@ def _solve(doubles: list[_Double], start_open: bool, end_free: bool) -> tuple[fl
     The state is how many quotations are open (0, 1, or 2 for a quotation nested in
     another with double marks, as in 'did not "frame" Huawei,"' inside a quote).
     """
-    Back = tuple[int, int] | None
-    layers: list[dict[int, tuple[float, Back]]] = [{1 if start_open else 0: (0.0, None)}]
+    layer: tuple[tuple[int, float], ...] = ((1 if start_open else 0, 0.0),)
+    offset = 0.0
+    backs: list[dict[int, Back]] = []
     for d in doubles:
-        nxt: dict[int, tuple[float, Back]] = {}
-        for depth, (cost, _) in layers[-1].items():
-            # (state, cost, action) in the order they were always tried: on equal cost the first stays
-            moves = []
-            if depth < MAX_DEPTH:
-                moves.append((depth + 1, cost + d.open_cost + (NEST_COST if depth else 0.0), OPEN))
-            if depth:
-                moves.append((depth - 1, cost + d.close_cost, CLOSE))
-                if d.continues:
-                    moves.append((depth, cost + CONTINUE_COST + d.open_cost, CONTINUE))
-                moves.append((depth, cost + UNMATCHED + d.open_cost, ABANDON))
-            if d.inch:
-                moves.append((depth, cost + INCH_COST, INCH))
-            moves.append((depth, cost + UNMATCHED, SKIP))
-            for state, total, action in moves:
-                if total < (nxt[state][0] if state in nxt else INF):
-                    nxt[state] = (total, (depth, action))
-        layers.append(nxt)
+        layer, grew, back = _step(layer, d)
+        offset += grew
+        backs.append(back)
     # At the end every open quotation is unmatched, except the outermost one when the next
     # paragraph continues it.
-    ends = {d: c + UNMATCHED * max(0, d - end_free) for d, (c, _) in layers[-1].items()}
+    ends = {d: offset + c + UNMATCHED * max(0, d - end_free) for d, c in layer}
     state = min(ends, key=lambda s: (ends[s], -s))  # ties: leave it open, a later paragraph may close it
     total = ends[state]
     actions: list[int] = []
-    for layer in reversed(layers[1:]):
-        previous, action = layer[state][1]
+    for back in reversed(backs):
+        state, action = back[state]
         actions.append(action)
-        state = previous
     return total, actions[::-1]
 
 
@@ -315,7 +357,7 @@ def analyse_paragraph_quotes(doc: Document) -> list[ParagraphQuotes]:
         lo, hi = paragraph.start, paragraph.end
         following = paragraphs[index + 1] if index + 1 < len(paragraphs) else None
         end_free = _starts_with_opener(following)
-        doubles = [_double(text, lo + m.start(), lo, hi) for m in re.finditer("[" + DOUBLE_MARKS + "]", paragraph.text)]
+        doubles = _doubles(text, lo, hi)
         cost, actions = _solve(doubles, start_open=False, end_free=end_free)
         start_open = False
         if pending is not None and doubles:
@@ -366,7 +408,7 @@ class _ClauseStarts:
 
     def __init__(self, text: str, paragraph: Paragraph) -> None:
         lo, hi = paragraph.start, paragraph.end
-        self.mark_ends = [lo + m.end() for m in re.finditer("[" + DOUBLE_MARKS + "]", text[lo:hi])]
+        self.mark_ends = [m.end() for m in DOUBLE_MARK.finditer(text, lo, hi)]
         starts = {lo, *(s.start for s in paragraph.sentences), *introducer_ends(text, lo, hi)}
         self.starts = sorted(starts)
 
