@@ -80,6 +80,7 @@ class Paragraph(Span):
 
 
 LATIN_WORD = re.compile(r"[A-Za-z]+")
+DOTTED_ACRONYM = re.compile(r"(?:[A-Za-z]\.)+[A-Za-z]")
 TOKEN_LOOKBACK = 64  # characters looked back from a dot for the word it ends
 
 
@@ -97,7 +98,7 @@ def _abbreviation_before(text: str, dot: int) -> bool:
         return True
     if len(token) == 1 and token.isupper():
         return True  # an initial: "Vladimir V. Putin"
-    return bool(re.fullmatch(r"(?:[A-Za-z]\.)+[A-Za-z]", token))  # dotted acronym "U.S"
+    return DOTTED_ACRONYM.fullmatch(token) is not None  # "U.S"
 
 
 def _is_boundary(text: str, match: re.Match[str]) -> bool:

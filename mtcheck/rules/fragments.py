@@ -124,6 +124,7 @@ PRONOUN_CONTRACTIONS = frozenset(
     "it's he's she's that's there's here's what's who's where's how's let's".split()
 )
 END_MARK = re.compile(r"[.]\W*$")
+DOUBLE_QUOTE = re.compile("[\"“”«»]")
 QUESTION_THEN_CLOSERS = re.compile(r"[?!…][" + re.escape(CLOSERS) + r"]+$")
 
 
@@ -198,7 +199,7 @@ class OrphanAttribution(Rule):
         previous: Sentence | None = None
         for sentence in doc.sentences:
             before, previous = previous, sentence
-            if not END_MARK.search(sentence.text) or any(q in sentence.text for q in "\"“”«»"):
+            if not END_MARK.search(sentence.text) or DOUBLE_QUOTE.search(sentence.text):
                 continue
             if self._follows_quoted_question(before):
                 continue
