@@ -1,6 +1,8 @@
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from mtcheck.document import Document, split_sentences
+from mtcheck.document import WORD, Document, split_sentences, words_in
 
 
 def sentences(text: str) -> list[str]:
@@ -96,3 +98,13 @@ def test_sentence_at_is_none_between_sentences():
     assert doc.sentence_at(9) is None
     assert doc.sentence_at(24) is None
     assert Document.parse("").sentence_at(0) is None
+
+
+@given(st.lists(st.sampled_from(["Ab", "U.S.", "e.g.", "don't", "co-op", " ", "\n", "\n\n", ". ", "?” ", "! ", "“", "1.5", "É", "_", "\t"]), max_size=40).map("".join))
+def test_words_shared_out_from_one_pass_are_each_sentences_own_words(text: str) -> None:
+    # The parser finds the words of the whole text once; each sentence must get exactly the words
+    # a scan of its own span finds, and every word must belong to a sentence.
+    doc = Document.parse(text)
+    for sentence in doc.sentences:
+        assert sentence.words == words_in(text, sentence.start, sentence.end)
+    assert [w.start for w in doc.words] == [m.start() for m in WORD.finditer(text)]

@@ -197,3 +197,21 @@ def test_headline_lines_found_by_the_quick_scan_are_every_line_that_qualifies(te
     found = [line.span() for line in DocumentCasing(Document.parse(text))._lines_with_capitals() if is_capitals_headline(line.group())]
     every_line = [m.span() for m in re.finditer(r"[^\r\n]+", text) if is_capitals_headline(m.group())]
     assert found == every_line
+
+
+@given(st.lists(st.sampled_from(["war", "WAR", "Éte", "été", "Xi", "McDonald", "x", "日本", "ß", "İ", "_", "1", "-", " ", "'"]), max_size=40).map("".join))
+def test_capitalised_runs_are_the_letter_runs_that_are_not_lower_case(text: str) -> None:
+    # The one-pattern scan (linear, no backtracking) against the plain definition: every run of
+    # letters that is not lower case, two letters or more.
+    found = [m.span() for runs in DocumentCasing(Document.parse(text))._capitalised.values() for m in runs]
+    plain = [m.span() for m in re.finditer(r"[^\W\d_]+", text) if len(m.group()) > 1 and not m.group().islower()]
+    assert sorted(found) == plain
+
+
+@given(st.lists(st.sampled_from(["Ab", "AB", "ab", "Ab.", "AB:", "“", "(", " ", "\n\n", "Louis XIV", "President XI"]), max_size=30).map("".join))
+def test_a_word_is_described_the_same_whenever_it_is_asked_for(text: str) -> None:
+    # Tokens are worked out lazily, key by key; the capitals list and tokens_of must agree.
+    casing = DocumentCasing(Document.parse(text))
+    for token in casing.capitals:
+        assert token in casing.tokens_of(token.key)
+        assert text[token.start : token.end] == token.text

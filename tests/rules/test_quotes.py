@@ -223,3 +223,46 @@ def test_closing_mark_used_to_open_is_q006_with_its_space() -> None:
 def test_introducer_ends_are_where_the_plain_pattern_ends(text: str) -> None:
     plain = re.compile(r":\s+|\b(?:" + quote_pairing.REPORTING_VERBS + r")\s*,\s+", re.IGNORECASE)
     assert set(quote_pairing.introducer_ends(text, 0, len(text))) == {m.end() for m in plain.finditer(text)}
+
+
+def _plain_solve(doubles, start_open, end_free):  # type: ignore[no-untyped-def]
+    """The pairing's dynamic programme with absolute costs and a table per mark: what the shared
+    relative steps of quote_pairing._solve must reproduce exactly."""
+    q = quote_pairing
+    layers = [{1 if start_open else 0: (0.0, None)}]
+    for d in doubles:
+        nxt = {}
+        for depth, (cost, _) in layers[-1].items():
+            moves = []
+            if depth < q.MAX_DEPTH:
+                moves.append((depth + 1, cost + d.open_cost + (q.NEST_COST if depth else 0.0), q.OPEN))
+            if depth:
+                moves.append((depth - 1, cost + d.close_cost, q.CLOSE))
+                if d.continues:
+                    moves.append((depth, cost + q.CONTINUE_COST + d.open_cost, q.CONTINUE))
+                moves.append((depth, cost + q.UNMATCHED + d.open_cost, q.ABANDON))
+            if d.inch:
+                moves.append((depth, cost + q.INCH_COST, q.INCH))
+            moves.append((depth, cost + q.UNMATCHED, q.SKIP))
+            for state, total, action in moves:
+                if total < (nxt[state][0] if state in nxt else q.INF):
+                    nxt[state] = (total, (depth, action))
+        layers.append(nxt)
+    ends = {d: c + q.UNMATCHED * max(0, d - end_free) for d, (c, _) in layers[-1].items()}
+    state = min(ends, key=lambda s: (ends[s], -s))
+    total, actions = ends[state], []
+    for layer in reversed(layers[1:]):
+        state, action = layer[state][1]
+        actions.append(action)
+    return total, actions[::-1]
+
+
+@settings(max_examples=300)
+@given(
+    st.lists(st.sampled_from(['"', "“", "”", "«", "»", " ", "a", ".", ",", "5", "(", ":"]), max_size=60).map("".join),
+    st.booleans(),
+    st.booleans(),
+)
+def test_shared_pairing_steps_choose_what_the_plain_programme_chooses(text: str, start_open: bool, end_free: bool) -> None:
+    doubles = quote_pairing._doubles(text, 0, len(text))
+    assert quote_pairing._solve(doubles, start_open, end_free) == _plain_solve(doubles, start_open, end_free)
