@@ -15,7 +15,10 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import NamedTuple
 
-PARAGRAPH_BREAK = re.compile(r"(?:[ \t]*\r?\n){2,}")
+# Two line breaks or more with only spaces, tabs and carriage returns between them. Opening with
+# the line break itself lets re skip ahead to each "\n" (a tenth of a second per MB otherwise);
+# the spaces and "\r" before it stay outside the match and are trimmed off the paragraph.
+PARAGRAPH_BREAK = re.compile(r"\n(?:[ \t]*\r?\n)+")
 WORD = re.compile(r"[^\W_]+(?:[’'\-.][^\W_]+)*", re.UNICODE)
 
 # Tokens after which a period does not end a sentence (compared lower-cased, without the dot).

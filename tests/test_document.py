@@ -1,8 +1,18 @@
+import re
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mtcheck.document import WORD, Document, split_sentences, words_in
+from mtcheck.document import (
+    PARAGRAPH_BREAK,
+    WORD,
+    Document,
+    _lines_are_paragraphs,
+    paragraph_spans,
+    split_sentences,
+    words_in,
+)
 
 
 def sentences(text: str) -> list[str]:
@@ -108,3 +118,20 @@ def test_words_shared_out_from_one_pass_are_each_sentences_own_words(text: str) 
     for sentence in doc.sentences:
         assert sentence.words == words_in(text, sentence.start, sentence.end)
     assert [w.start for w in doc.words] == [m.start() for m in WORD.finditer(text)]
+
+
+@given(st.lists(st.sampled_from(["Ab.", "x", " ", "\t", "\n", "\r\n", "\r", "\n\n", " \n \n"]), max_size=40).map("".join))
+def test_paragraph_breaks_are_two_line_breaks_with_only_blanks_between(text: str) -> None:
+    # The break pattern opens with "\n" to be fast; it must end where the plain definition ends
+    # and give the same trimmed paragraphs.
+    plain = re.compile(r"(?:[ \t]*\r?\n){2,}")
+    assert [m.end() for m in PARAGRAPH_BREAK.finditer(text)] == [m.end() for m in plain.finditer(text)]
+    cuts, cursor = [], 0
+    for m in plain.finditer(text):
+        cuts.append((cursor, m.start()))
+        cursor = m.end()
+    cuts.append((cursor, len(text)))
+    trimmed = [(s + len(text[s:e]) - len(text[s:e].lstrip()), e - len(text[s:e]) + len(text[s:e].rstrip())) for s, e in cuts]
+    expected = [(s, e) for s, e in trimmed if s < e]
+    if not _lines_are_paragraphs(text):
+        assert paragraph_spans(text) == expected
