@@ -17,6 +17,7 @@ from collections.abc import Iterator, Sequence
 from mtcheck.document import CLOSERS, Document, Sentence, Word
 from mtcheck.findings import Finding, Severity
 from mtcheck.rules.base import Rule, RuleContext, register
+from mtcheck.rules.quote_pairing import DOUBLE_MARK
 
 AUXILIARIES = frozenset(
     """
@@ -124,7 +125,6 @@ PRONOUN_CONTRACTIONS = frozenset(
     "it's he's she's that's there's here's what's who's where's how's let's".split()
 )
 END_MARK = re.compile(r"[.]\W*$")
-DOUBLE_QUOTE = re.compile("[\"“”«»]")
 QUESTION_THEN_CLOSERS = re.compile(r"[?!…][" + re.escape(CLOSERS) + r"]+$")
 
 
@@ -199,7 +199,7 @@ class OrphanAttribution(Rule):
         previous: Sentence | None = None
         for sentence in doc.sentences:
             before, previous = previous, sentence
-            if not END_MARK.search(sentence.text) or DOUBLE_QUOTE.search(sentence.text):
+            if not END_MARK.search(sentence.text) or DOUBLE_MARK.search(sentence.text):
                 continue
             if self._follows_quoted_question(before):
                 continue

@@ -146,8 +146,7 @@ def _doubles(text: str, lo: int, hi: int) -> list[_Double]:
     for m in DOUBLE_MARK.finditer(text, lo, hi):
         i, char = m.start(), m.group()
         before, after = _neighbours(text, i, lo, hi)
-        visible, spaced = _previous_visible(text, i, lo) if i > lo and before.isspace() else (text[i - 1] if i > lo else "", False)
-        found.append(_Double(Mark(i, char), *_double_kind(char, before, after, visible, spaced)))
+        found.append(_Double(Mark(i, char), *_double_kind(char, before, after, *_previous_visible(text, i, lo))))
     return found
 
 
