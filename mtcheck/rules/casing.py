@@ -48,12 +48,17 @@ SHORT_COMMON_WORDS = frozenset(
 )
 ROMAN = re.compile(r"M{0,3}(?:CM|CD|D?C{0,3})(?:XC|XL|L?X{0,3})(?:IX|IV|V?I{0,3})")
 LETTERS = re.compile(r"[^\W\d_]+")
-# A whole run of letters with a letter other than a-z in it: one that may be capitalised (most
-# runs are not). A match starts only where a run starts, and never backtracks: linear time.
-CAPITALISED_RUN = re.compile(r"(?<![^\W\d_])[a-z]*+[^\W\d_a-z][^\W\d_]*+")
+# The whole runs of letters with a letter other than a-z in them: the ones that may be
+# capitalised (most runs are not). Found in two parts, each opening with a character range that
+# re skips ahead to rather than trying every position: the runs that open with such a letter,
+# and the letter that follows an a-z inside a run ('iPhone'), from which its run is found.
+RUN_OPENING_WITH_CAPITAL = re.compile(r"[A-Z\x80-\U0010FFFF](?<=[^\W\d_a-z])(?<![^\W\d_].)[^\W\d_]*+")
+CAPITAL_AFTER_LOWER = re.compile(r"[A-Z\x80-\U0010FFFF](?<=[a-z][^\W\d_a-z])")
+LETTERS_BEHIND = re.compile(r"[^\W\d_]*+")  # in reversed text: the letters before a position
 RUN_FROM_BEHIND = re.compile(r"[\W\d_]*([^\W\d_]+)")  # in reversed text: a gap, then a letter run
 # Two letters that are not lower-case ASCII: every word of capitals holds one such pair.
 CAPITAL_PAIR = re.compile(r"[^\W\d_a-z]{2,}")
+MATCH_START = re.Match.start
 LEAD_PARAGRAPHS = 2  # a headline, then the lead
 LEAD_IN = re.compile(r"\s*[\"“‘']?((?:[A-Z][A-Z'’.-]+\s+){0,2}[A-Z][A-Z'’-]+)(?=\s+[a-z])")
 # "NEW DELHI (AP) -", "OAKLAND, Calif. --": a dateline's place name is set in capitals.
@@ -200,11 +205,29 @@ class DocumentCasing:
         runs a rule looks at (``tokens_of``), so an input with a capitalised word in each of its
         many sentences ("Ab.” Ab.” …") costs little."""
         groups: dict[str, list[re.Match[str]]] = defaultdict(list)
-        for m in CAPITALISED_RUN.finditer(self.doc.text):
+        for m in self._runs_with_capitals():
             word = m.group()
             if len(word) > 1 and not word.islower():
                 groups[word.lower()].append(m)
         return groups
+
+    def _runs_with_capitals(self) -> list[re.Match[str]]:
+        """The whole letter runs with a letter other than a-z in them, in text order."""
+        text = self.doc.text
+        runs = list(RUN_OPENING_WITH_CAPITAL.finditer(text))
+        opening_lower = []
+        covered = 0
+        for hit in CAPITAL_AFTER_LOWER.finditer(text):
+            if hit.start() < covered:
+                continue  # its run is already known (each run is read once: linear)
+            behind = LETTERS_BEHIND.match(self._reversed_text, len(text) - hit.start())
+            assert behind is not None  # the pattern matches the empty string
+            run = LETTERS.match(text, hit.start() - (behind.end() - behind.start()))
+            assert run is not None  # it holds the hit
+            covered = run.end()
+            if "a" <= text[run.start()] <= "z":
+                opening_lower.append(run)  # the other runs open with a capital: found above
+        return sorted(runs + opening_lower, key=MATCH_START) if opening_lower else runs
 
     @cached_property
     def keys_spelled_differently(self) -> list[str]:
@@ -308,9 +331,19 @@ RARE_WORD_ZIPF = 4.5
 
 def is_capitals_headline(line: str) -> bool:
     """A line with three words or more in capitals, at least half of its words: a headline."""
-    words = [w for w in LETTERS.findall(line) if len(w) >= 2]
-    caps = sum(w.isupper() for w in words)
-    return caps >= 3 and caps >= 0.5 * len(words)
+    # Each word in capitals is a run of CAPITAL_PAIR of its own, so a line with more than twice
+    # as many words as runs is no headline: a long line of text is read only that far.
+    most_capitals = len(CAPITAL_PAIR.findall(line))
+    if most_capitals < 3:
+        return False
+    words = caps = 0
+    for m in LETTERS.finditer(line):
+        if m.end() - m.start() >= 2:
+            words += 1
+            caps += m.group().isupper()
+            if words > 2 * most_capitals:
+                return False
+    return caps >= 3 and caps >= 0.5 * words
 
 
 def _is_name_like(word: str) -> bool:

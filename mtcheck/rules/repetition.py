@@ -6,10 +6,13 @@ the same English one ("thick and thin" → "thin and thin").
 
 from __future__ import annotations
 
+import bisect
 import difflib
 import re
 from collections import Counter, defaultdict, deque
 from collections.abc import Iterator, Sequence
+from itertools import islice
+from operator import itemgetter
 
 from wordfreq import zipf_frequency
 
@@ -18,10 +21,19 @@ from mtcheck.findings import Finding, Severity
 from mtcheck.rules.base import Rule, RuleContext, register
 from mtcheck.rules.fragments import AUXILIARIES, is_verb
 
+WORD_START, WORD_TEXT = itemgetter(0), itemgetter(2)
+
+
+def normalised(sentence: Sentence) -> str:
+    """The sentence's words, lower-cased and with ’ as ', joined by single spaces: what two 'same'
+    sentences share. Lower-casing the joined words is lower-casing each word: no word holds a
+    space, and a space ends a word for the one rule that reads context (final sigma) too."""
+    return " ".join(map(WORD_TEXT, sentence.words)).lower().replace("’", "'")
+
 
 def sentence_tokens(sentence: Sentence) -> list[str]:
-    """Lower-cased word tokens with punctuation dropped: what two 'same' sentences share."""
-    return [w.text.lower().replace("’", "'") for w in sentence.words]
+    """Lower-cased word tokens with punctuation dropped (normalised, split into words)."""
+    return normalised(sentence).split(" ") if sentence.words else []
 
 
 SENTENCE_FINAL = tuple(".!?…")
@@ -40,10 +52,6 @@ def is_label_line(text: str, sentence: Sentence) -> bool:
     while after < len(text) and text[after] in " \t":
         after += 1
     return (before == 0 or text[before - 1] in "\r\n") and (after == len(text) or text[after] in "\r\n")
-
-
-def normalised(sentence: Sentence) -> str:
-    return " ".join(sentence_tokens(sentence))
 
 
 @register
@@ -120,9 +128,9 @@ class NearDuplicateSentence(Rule):
 
     def check(self, doc: Document, ctx: RuleContext) -> Iterator[Finding]:
         candidates = [
-            (sentence, tokens)
+            (sentence, sentence_tokens(sentence))
             for sentence in doc.sentences
-            if self.MIN_WORDS <= len(tokens := sentence_tokens(sentence)) <= self.MAX_WORDS
+            if self.MIN_WORDS <= len(sentence.words) <= self.MAX_WORDS
             and not ctx.allowed(sentence.text)
             and not is_label_line(doc.text, sentence)
         ]
@@ -171,11 +179,13 @@ class NearDuplicateSentence(Rule):
         self, tokens: list[str], probe: set[int], candidates: Sequence[tuple[Sentence, list[str]]]
     ) -> tuple[Sentence, float] | None:
         best: tuple[Sentence, float] | None = None
+        # difflib indexes the second sequence once for all the candidates it is compared with
+        matcher = difflib.SequenceMatcher(None, (), tokens, autojunk=False)
         for index in sorted(probe):
             sentence, other = candidates[index]
             if other == tokens:
                 continue  # exact repeat: R001's
-            matcher = difflib.SequenceMatcher(None, other, tokens, autojunk=False)
+            matcher.set_seq1(other)
             # The cheap upper bounds reject most pairs before the quadratic ratio().
             if matcher.real_quick_ratio() < self.THRESHOLD or matcher.quick_ratio() < self.THRESHOLD:
                 continue
@@ -280,6 +290,7 @@ FUNCTION_WORDS = frozenset(
 )
 
 
+ITEM_BREAK = re.compile(r"[;:()]")  # no list item holds these
 LIST_LOOKBACK = 400  # characters before "and" searched for the items of a comma list
 
 
@@ -310,6 +321,28 @@ def is_reduplicative_idiom(words: Sequence[str]) -> bool:
     return is_verb(word)
 
 
+# A coordinator in any case, standing alone: str.lower maps no other character onto their letters.
+# The look-behind comes after the first letter, so that re skips ahead to that letter.
+COORDINATOR = re.compile(
+    "(?:"
+    + "|".join(f"[{w[0]}{w[0].upper()}](?<![^\\W_].)" + "".join(f"[{c}{c.upper()}]" for c in w[1:]) for w in sorted(COORDINATORS))
+    + r")(?![^\W_])"
+)
+
+
+def _coordinator_words(doc: Document) -> Iterator[tuple[Sentence, int]]:
+    """Each word that is a coordinator (COORDINATORS), as its sentence and its index there, in
+    text order. Found by one pattern over the text rather than by lower-casing every word; a
+    match inside a longer word ('rock-and-roll') is no word of its own and is dropped."""
+    for m in COORDINATOR.finditer(doc.text):
+        sentence = doc.sentence_at(m.start())
+        if sentence is None:
+            continue
+        i = bisect.bisect_left(sentence.words, m.start(), key=WORD_START)
+        if i < len(sentence.words) and sentence.words[i].start == m.start() and sentence.words[i].end == m.end():
+            yield sentence, i
+
+
 @register
 class RepeatedCoordinatedPhrase(Rule):
     """Catches a phrase coordinated with itself, a sign that two source words became one.
@@ -329,26 +362,24 @@ class RepeatedCoordinatedPhrase(Rule):
     MAX_WORDS = 3
 
     def check(self, doc: Document, ctx: RuleContext) -> Iterator[Finding]:
-        for sentence in doc.sentences:
+        for sentence, i in _coordinator_words(doc):
             words = sentence.words
-            conjunctions = [i for i, w in enumerate(words) if len(w.text) <= 3 and w.text.lower() in COORDINATORS]
-            for i in conjunctions:
-                word = words[i]
-                if i == 0 or i + 1 >= len(words):
-                    continue
-                hit = self._adjacent_repeat(doc.text, words, i) or self._list_repeat(doc.text, sentence, i)
-                if hit is None:
-                    continue
-                start, end, left_text = hit
-                phrase = doc.text[start:end]
-                if ctx.allowed(phrase):
-                    continue
-                yield self.finding(
-                    start,
-                    end,
-                    f"'{phrase}' repeats '{left_text}' across '{word.text}'; "
-                    "one of the two was probably mistranslated.",
-                )
+            word = words[i]
+            if i == 0 or i + 1 >= len(words):
+                continue
+            hit = self._adjacent_repeat(doc.text, words, i) or self._list_repeat(doc.text, sentence, i)
+            if hit is None:
+                continue
+            start, end, left_text = hit
+            phrase = doc.text[start:end]
+            if ctx.allowed(phrase):
+                continue
+            yield self.finding(
+                start,
+                end,
+                f"'{phrase}' repeats '{left_text}' across '{word.text}'; "
+                "one of the two was probably mistranslated.",
+            )
 
     def _contiguous(self, text: str, words: Sequence[Word]) -> bool:
         return all(_gap(text, a, b).isspace() for a, b in zip(words, words[1:]))
@@ -364,6 +395,9 @@ class RepeatedCoordinatedPhrase(Rule):
 
     def _adjacent_repeat(self, text: str, words: Sequence[Word], i: int) -> tuple[int, int, str] | None:
         """'X and X' with X of one to three words, the longest match first."""
+        first_after = words[i + 1].text.lower()
+        if all(w.text.lower() != first_after for w in words[max(0, i - self.MAX_WORDS) : i]):
+            return None  # no X can start both before and after the conjunction
         conjunction = words[i]
         if not _gap(text, conjunction, words[i + 1]).isspace():
             return None
@@ -449,15 +483,20 @@ class RepeatedCoordinatedPhrase(Rule):
         for index in range(len(parts) - 1, -1, -1):
             item = self._item_words(parts[index]) if index else None
             if item is None:
+                if not middle:
+                    return None
                 lead_in = self._item_words(parts[index], last_only=True)
-                return [lead_in, *middle] if middle and lead_in else None
+                return [lead_in, *middle] if lead_in else None
             middle.insert(0, item)
         return None
 
     def _item_words(self, item: str, last_only: bool = False) -> list[str] | None:
-        tokens = [m.group().lower() for m in WORD.finditer(item)]
-        if not tokens:
+        """The words of a list item (None if it has none, or, for a middle item, if it is too long
+        or holds ';', ':' or brackets); a middle item is read no further than its limit."""
+        if not last_only and ITEM_BREAK.search(item):
             return None
-        if not last_only and (len(tokens) > self.MAX_WORDS or re.search(r"[;:()]", item)):
+        matches = WORD.finditer(item)
+        tokens = [m.group().lower() for m in (matches if last_only else islice(matches, self.MAX_WORDS + 1))]
+        if not tokens or (not last_only and len(tokens) > self.MAX_WORDS):
             return None
         return tokens

@@ -199,13 +199,27 @@ def test_headline_lines_found_by_the_quick_scan_are_every_line_that_qualifies(te
     assert found == every_line
 
 
-@given(st.lists(st.sampled_from(["war", "WAR", "Éte", "été", "Xi", "McDonald", "x", "日本", "ß", "İ", "_", "1", "-", " ", "'"]), max_size=40).map("".join))
+@given(
+    st.lists(
+        st.sampled_from(["war", "WAR", "Éte", "été", "Xi", "McDonald", "iPhone", "aBcD", "x", "日本", "ß", "İ", "ǅ", "²", "ª", "_", "1", "-", " ", "'"]),
+        max_size=40,
+    ).map("".join)
+)
 def test_capitalised_runs_are_the_letter_runs_that_are_not_lower_case(text: str) -> None:
-    # The one-pattern scan (linear, no backtracking) against the plain definition: every run of
-    # letters that is not lower case, two letters or more.
+    # The two range-led scans (runs opening with a capital; a capital after a-z, from which its
+    # run is found) against the plain definition: every run of letters that is not lower case,
+    # two letters or more.
     found = [m.span() for runs in DocumentCasing(Document.parse(text))._capitalised.values() for m in runs]
     plain = [m.span() for m in re.finditer(r"[^\W\d_]+", text) if len(m.group()) > 1 and not m.group().islower()]
     assert sorted(found) == plain
+
+
+@given(st.lists(st.sampled_from(["WAR", "NATO", "Xi", "the", "A", "ÉTÉ", "7", " ", ", "]), max_size=60).map("".join))
+def test_a_capitals_headline_is_read_only_as_far_as_needed(text: str) -> None:
+    # Stopping once the words outnumber twice the capital runs must not change the answer.
+    words = [w for w in re.findall(r"[^\W\d_]+", text) if len(w) >= 2]
+    caps = sum(w.isupper() for w in words)
+    assert is_capitals_headline(text) == (caps >= 3 and caps >= 0.5 * len(words))
 
 
 @given(st.lists(st.sampled_from(["Ab", "AB", "ab", "Ab.", "AB:", "“", "(", " ", "\n\n", "Louis XIV", "President XI"]), max_size=30).map("".join))

@@ -13,7 +13,6 @@ from mtcheck.config import Config
 from mtcheck.rules.base import all_rules
 
 
-
 def test_rules_are_registered_with_metadata() -> None:
     assert_registered({"F001": "disfluent-span", "F002": "disfluent-sentence"})
     assert all_rules()["F001"].uses_lm and all_rules()["F002"].uses_lm

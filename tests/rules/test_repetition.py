@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
 from rule_testing import assert_registered, run, spans
 
 from mtcheck.document import Document
 from mtcheck.rules.base import RuleContext
 from mtcheck.rules.repetition import (
+    COORDINATORS,
     DuplicateSentence,
     NearDuplicateSentence,
     RepeatedCoordinatedPhrase,
     RepeatedWord,
+    _coordinator_words,
     is_comparative,
+    sentence_tokens,
 )
 
 
@@ -296,3 +301,19 @@ def test_r004_list_after_an_introductory_clause() -> None:
 def test_r004_parallel_adverbials_are_not_a_repeated_item() -> None:
     text = "The chain folds into any shape, so in this case, a ring, or in this case, two cubes."
     assert spans(RepeatedCoordinatedPhrase(), text) == []
+
+
+@given(st.lists(st.sampled_from(["and", "AND", "Or", "or", "oR", "band", "rock-and-roll", "_and", "and_", "and’s", "ör", " ", ". ", "\n\n", "x", "1"]), max_size=30).map("".join))
+def test_coordinators_found_by_pattern_are_the_words_that_are_coordinators(text: str) -> None:
+    # One pattern over the text against the plain definition: every word whose lower case is a coordinator.
+    doc = Document.parse(text)
+    plain = [(s.index, i) for s in doc.sentences for i, w in enumerate(s.words) if w.text.lower() in COORDINATORS]
+    assert [(s.index, i) for s, i in _coordinator_words(doc)] == plain
+
+
+@given(st.lists(st.sampled_from(["ΟΔΟΣ", "Σ", "ʰΣ", "ΣΑ", "İ", "ß", "Ǆ", "it’s", "O'Neil", "x", "1", " ", "-", ". "]), max_size=30).map("".join))
+@example("ΟΔΟΣ ΣΑ ʰΣ ΑΣ-ΑΣ.")
+def test_sentence_tokens_lower_case_each_word_on_its_own(text: str) -> None:
+    # Lower-casing the joined words must equal lower-casing each word (final sigma included).
+    for sentence in Document.parse(text).sentences:
+        assert sentence_tokens(sentence) == [w.text.lower().replace("’", "'") for w in sentence.words]
