@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
+from operator import itemgetter
 from typing import NamedTuple
 
 # Two line breaks or more with only spaces, tabs and carriage returns between them. Opening with
@@ -65,6 +66,9 @@ class Word(NamedTuple):
     @property
     def is_capitalized(self) -> bool:
         return self.text[:1].isupper()
+
+
+WORD_TEXT = itemgetter(2)  # Word.text, as a function map() runs without Python calls
 
 
 @dataclass(frozen=True, slots=True)

@@ -48,22 +48,26 @@ SHORT_COMMON_WORDS = frozenset(
 )
 ROMAN = re.compile(r"M{0,3}(?:CM|CD|D?C{0,3})(?:XC|XL|L?X{0,3})(?:IX|IV|V?I{0,3})")
 LETTERS = re.compile(r"[^\W\d_]+")
+# Patterns here open with a character range (A-Z or beyond ASCII) and check the letter class by a
+# look-behind after it: re skips ahead to such characters instead of testing the class (a Unicode
+# category look-up) at every position, which took more than half of these rules' time.
+#
 # The whole runs of letters with a letter other than a-z in them: the ones that may be
-# capitalised (most runs are not). Found in two parts, each opening with a character range that
-# re skips ahead to rather than trying every position: the runs that open with such a letter,
+# capitalised (most runs are not). Found in two parts: the runs that open with such a letter,
 # and the letter that follows an a-z inside a run ('iPhone'), from which its run is found.
 RUN_OPENING_WITH_CAPITAL = re.compile(r"[A-Z\x80-\U0010FFFF](?<=[^\W\d_a-z])(?<![^\W\d_].)[^\W\d_]*+")
 CAPITAL_AFTER_LOWER = re.compile(r"[A-Z\x80-\U0010FFFF](?<=[a-z][^\W\d_a-z])")
 LETTERS_BEHIND = re.compile(r"[^\W\d_]*+")  # in reversed text: the letters before a position
 RUN_FROM_BEHIND = re.compile(r"[\W\d_]*([^\W\d_]+)")  # in reversed text: a gap, then a letter run
 # Two letters that are not lower-case ASCII: every word of capitals holds one such pair.
-CAPITAL_PAIR = re.compile(r"[^\W\d_a-z]{2,}")
+CAPITAL_PAIR = re.compile(r"[A-Z\x80-\U0010FFFF](?<=[^\W\d_a-z])[^\W\d_a-z]+")
 MATCH_START = re.Match.start
 LEAD_PARAGRAPHS = 2  # a headline, then the lead
 LEAD_IN = re.compile(r"\s*[\"“‘']?((?:[A-Z][A-Z'’.-]+\s+){0,2}[A-Z][A-Z'’-]+)(?=\s+[a-z])")
-# "NEW DELHI (AP) -", "OAKLAND, Calif. --": a dateline's place name is set in capitals.
+# "NEW DELHI (AP) -", "OAKLAND, Calif. --": a dateline's place name is set in capitals. It opens
+# where a word does (a capital with no word character before it: \b, written to lead with the range).
 DATELINE = re.compile(
-    r"\b[A-Z][A-Z.'’\-]+(?:\s+[A-Z][A-Z.'’\-]+)*"
+    r"[A-Z](?<!\w.)[A-Z.'’\-]+(?:\s+[A-Z][A-Z.'’\-]+)*"
     r"(?:,\s+[A-Z][a-z]+\.?(?:\s+[A-Z][a-z]+\.?)?)?\s*(?:\([A-Za-z .&]+\)\s*)?(?:-{1,2}|—|–)\s"
 )
 POSITIONAL_CAPITAL_AFTER = ":;—–-" + OPENERS
@@ -128,12 +132,13 @@ class DocumentCasing:
         # The first sentence holds the headline and the lead, where capitals are typography.
         zones = [(m.start(), m.end()) for m in DATELINE.finditer(self.doc.text)]
         zones += self._lead_in_capitals()
-        zones += [line.span() for line in self._lines_with_capitals() if is_capitals_headline(line.group())]
+        zones += [line.span() for line, runs in self._lines_with_capitals() if is_capitals_headline(line.group(), runs)]
         return zones
 
-    def _lines_with_capitals(self) -> Iterator[re.Match[str]]:
-        """The lines with three or more runs of two capitals or more: the only ones that can be a
-        headline in capitals (a cheap scan instead of splitting every line into words)."""
+    def _lines_with_capitals(self) -> Iterator[tuple[re.Match[str], int]]:
+        """The lines with three or more runs of two capitals or more (CAPITAL_PAIR), each with
+        how many it holds: the only ones that can be a headline in capitals (a cheap scan instead
+        of splitting every line into words)."""
         text = self.doc.text
         runs = [m.start() for m in CAPITAL_PAIR.finditer(text)]
         at, searched_to = 0, 0
@@ -143,9 +148,10 @@ class DocumentCasing:
             line = LINE.match(text, line_start)
             assert line is not None  # runs[at] is a letter on it
             searched_to = line.end()
-            if runs[at + 2] < line.end():
-                yield line
-            at = bisect.bisect_left(runs, line.end(), at)
+            after_line = bisect.bisect_left(runs, line.end(), at)
+            if after_line - at >= 3:
+                yield line, after_line - at
+            at = after_line
 
     def _lead_in_capitals(self) -> list[tuple[int, int]]:
         """Lead-in capitals: newspapers set the first word or two of an article's opening paragraph
@@ -329,11 +335,12 @@ HEADLINE_END_MARKS = ".!?…:;\"”’)"  # a first line ending otherwise is a h
 RARE_WORD_ZIPF = 4.5
 
 
-def is_capitals_headline(line: str) -> bool:
-    """A line with three words or more in capitals, at least half of its words: a headline."""
+def is_capitals_headline(line: str, capital_runs: int | None = None) -> bool:
+    """A line with three words or more in capitals, at least half of its words: a headline.
+    ``capital_runs``: how many runs of CAPITAL_PAIR the line holds, when the caller knows."""
     # Each word in capitals is a run of CAPITAL_PAIR of its own, so a line with more than twice
     # as many words as runs is no headline: a long line of text is read only that far.
-    most_capitals = len(CAPITAL_PAIR.findall(line))
+    most_capitals = len(CAPITAL_PAIR.findall(line)) if capital_runs is None else capital_runs
     if most_capitals < 3:
         return False
     words = caps = 0

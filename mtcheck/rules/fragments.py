@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Sequence
 
-from mtcheck.document import CLOSERS, Document, Sentence, Word
+from mtcheck.document import CLOSERS, WORD_TEXT, Document, Sentence, Word
 from mtcheck.findings import Finding, Severity
 from mtcheck.rules.base import Rule, RuleContext, register
 from mtcheck.rules.quote_pairing import DOUBLE_MARK
@@ -203,7 +203,9 @@ class OrphanAttribution(Rule):
                 continue
             if self._follows_quoted_question(before):
                 continue
-            tokens = [w.text for w in sentence.words]
+            tokens = list(map(WORD_TEXT, sentence.words))
+            if SPEECH_VERBS.isdisjoint(map(str.lower, tokens)) and not (tokens and tokens[0].lower() == "according"):
+                continue  # neither kind of attribution (the test below, in a few C calls)
             if self._is_orphan(tokens) and not ctx.allowed(sentence.text):
                 yield self.finding(
                     sentence.start,

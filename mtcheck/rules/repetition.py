@@ -12,16 +12,16 @@ import re
 from collections import Counter, defaultdict, deque
 from collections.abc import Iterator, Sequence
 from itertools import islice
-from operator import itemgetter
+from operator import eq, itemgetter
 
 from wordfreq import zipf_frequency
 
-from mtcheck.document import CLOSERS, WORD, Document, Sentence, Word
+from mtcheck.document import CLOSERS, WORD, WORD_TEXT, Document, Sentence, Word
 from mtcheck.findings import Finding, Severity
 from mtcheck.rules.base import Rule, RuleContext, register
 from mtcheck.rules.fragments import AUXILIARIES, is_verb
 
-WORD_START, WORD_TEXT = itemgetter(0), itemgetter(2)
+WORD_START = itemgetter(0)
 
 
 def normalised(sentence: Sentence) -> str:
@@ -232,6 +232,9 @@ class RepeatedWord(Rule):
     def check(self, doc: Document, ctx: RuleContext) -> Iterator[Finding]:
         for sentence in doc.sentences:
             words = sentence.words
+            lowered = list(map(str.lower, map(WORD_TEXT, words)))
+            if True not in map(eq, lowered, islice(lowered, 1, None)):
+                continue  # no word equals the next one (found by C code, not a Python loop)
             for i, (left, right) in enumerate(zip(words, words[1:])):
                 if self._is_typo_double(doc.text, left, right, ctx) and not self._is_copula_double(words, i):
                     yield self.finding(

@@ -5,12 +5,14 @@ from __future__ import annotations
 import re
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from rule_testing import assert_registered, run, spans
 
 from mtcheck.document import Document
 from mtcheck.rules.casing import (
+    CAPITAL_PAIR,
+    DATELINE,
     DocumentCasing,
     InconsistentNameCase,
     UnexpectedAllCaps,
@@ -194,7 +196,7 @@ def test_is_roman_numeral() -> None:
 @settings(max_examples=300, deadline=None)
 @given(st.lists(st.sampled_from(["WAR", "ÉTÉ", "Xi", "the", "A", "NATO", " ", "\n", "\r\n", "\r", ". "]), max_size=40).map("".join))
 def test_headline_lines_found_by_the_quick_scan_are_every_line_that_qualifies(text: str) -> None:
-    found = [line.span() for line in DocumentCasing(Document.parse(text))._lines_with_capitals() if is_capitals_headline(line.group())]
+    found = [line.span() for line, runs in DocumentCasing(Document.parse(text))._lines_with_capitals() if is_capitals_headline(line.group(), runs)]
     every_line = [m.span() for m in re.finditer(r"[^\r\n]+", text) if is_capitals_headline(m.group())]
     assert found == every_line
 
@@ -229,3 +231,13 @@ def test_a_word_is_described_the_same_whenever_it_is_asked_for(text: str) -> Non
     for token in casing.capitals:
         assert token in casing.tokens_of(token.key)
         assert text[token.start : token.end] == token.text
+
+
+@given(st.lists(st.sampled_from(["NEW", "DELHI", "É", "Éx", "Ab", "ab", "x", "ß", "İ", "ǅ", "²", "_", "1", "(AP)", " ", "-", "--", "—", ", Calif.", "\n"]), max_size=40).map("".join))
+@example("1NEW - x ÉDELHI -- y _AB — z NEW DELHI (AP) - it")
+@settings(max_examples=300, deadline=None)
+def test_range_led_patterns_match_as_the_plain_ones(text: str) -> None:
+    # Leading with a character range and checking the class behind it changes no match.
+    assert [m.span() for m in CAPITAL_PAIR.finditer(text)] == [m.span() for m in re.finditer(r"[^\W\d_a-z]{2,}", text)]
+    plain_dateline = r"\b" + DATELINE.pattern.replace(r"[A-Z](?<!\w.)", "[A-Z]", 1)
+    assert [m.span() for m in DATELINE.finditer(text)] == [m.span() for m in re.finditer(plain_dateline, text)]

@@ -12,7 +12,7 @@ from mtcheck.document import Document
 from mtcheck.findings import Finding, Severity
 from mtcheck.rules import script
 from mtcheck.rules.base import RuleContext, all_rules
-from mtcheck.rules.script import repair_mojibake
+from mtcheck.rules.script import english_frequencies, repair_mojibake
 
 
 def run(text: str, code: str) -> list[Finding]:
@@ -241,3 +241,18 @@ def test_literal_first_placeholder_patterns_match_the_plain_ones(text: str) -> N
         want = [m.span() for m in re.finditer(plain, text)]
         got = [m.span() for m in shipped[kind].finditer(text)]
         assert got == want, kind
+
+
+def test_s004_shares_the_word_list_zipf_frequency_loads() -> None:
+    # Loading wordfreq's English list twice cost every run's first check 0.07 s.
+    from wordfreq import get_frequency_dict, zipf_frequency
+
+    zipf_frequency("harbour", "en")
+    assert english_frequencies() is get_frequency_dict("en", "best")
+
+
+def test_s004_reports_every_occurrence_of_a_non_word_but_those_in_a_url() -> None:
+    text = "The presidnet spoke. See example.com/presidnet and the presidnet again."
+    found = run(text, "S004")
+    assert [text[f.start : f.end] for f in found] == ["presidnet", "presidnet"]
+    assert [f.start for f in found] == [text.index("presidnet"), text.rindex("presidnet")]
