@@ -232,6 +232,8 @@ class RepeatedWord(Rule):
     def check(self, doc: Document, ctx: RuleContext) -> Iterator[Finding]:
         for sentence in doc.sentences:
             words = sentence.words
+            if len(words) < 2:
+                continue
             lowered = list(map(str.lower, map(WORD_TEXT, words)))
             if True not in map(eq, lowered, islice(lowered, 1, None)):
                 continue  # no word equals the next one (found by C code, not a Python loop)
