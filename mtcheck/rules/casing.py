@@ -57,7 +57,6 @@ LETTERS = re.compile(r"[^\W\d_]+")
 # and the letter that follows an a-z inside a run ('iPhone'), from which its run is found.
 RUN_OPENING_WITH_CAPITAL = re.compile(r"[A-Z\x80-\U0010FFFF](?<=[^\W\d_a-z])(?<![^\W\d_].)[^\W\d_]*+")
 CAPITAL_AFTER_LOWER = re.compile(r"[A-Z\x80-\U0010FFFF](?<=[a-z][^\W\d_a-z])")
-LETTERS_BEHIND = re.compile(r"[^\W\d_]*+")  # in reversed text: the letters before a position
 RUN_FROM_BEHIND = re.compile(r"[\W\d_]*([^\W\d_]+)")  # in reversed text: a gap, then a letter run
 # Two letters that are not lower-case ASCII: every word of capitals holds one such pair.
 CAPITAL_PAIR = re.compile(r"[A-Z\x80-\U0010FFFF](?<=[^\W\d_a-z])[^\W\d_a-z]+")
@@ -226,9 +225,9 @@ class DocumentCasing:
         for hit in CAPITAL_AFTER_LOWER.finditer(text):
             if hit.start() < covered:
                 continue  # its run is already known (each run is read once: linear)
-            behind = LETTERS_BEHIND.match(self._reversed_text, len(text) - hit.start())
-            assert behind is not None  # the pattern matches the empty string
-            run = LETTERS.match(text, hit.start() - (behind.end() - behind.start()))
+            up_to_hit = self._letter_run_before(hit.start() + 1)
+            assert up_to_hit is not None  # the hit is a letter
+            run = LETTERS.match(text, up_to_hit[0])
             assert run is not None  # it holds the hit
             covered = run.end()
             if "a" <= text[run.start()] <= "z":
